@@ -1,0 +1,1 @@
+"""Model families (Flax linen modules), one family per module."""
