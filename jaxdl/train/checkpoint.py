@@ -1,0 +1,142 @@
+"""Checkpoints with orbax `CheckpointManager`: keep the last N, async save, safe restore.
+
+A checkpoint holds the train state and the data-iterator state (JSON). Restore walks back from
+the latest step: a step that fails to load (truncated, corrupt) is reported, moved aside to
+`checkpoints/corrupt/<step>-<time>` (never deleted or overwritten), and the previous good one is
+used. Orbax writes each save to a temporary directory and renames it when complete, so a run
+killed mid-save leaves no half-written step behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+log = logging.getLogger(__name__)
+
+
+class CheckpointError(RuntimeError):
+    """No usable checkpoint could be restored."""
+
+
+class Checkpointer:
+    def __init__(self, directory: str, *, keep: int = 3, async_save: bool = True):
+        self.directory = os.path.abspath(directory)
+        self.keep = keep
+        self.async_save = async_save
+        self._manager = self._make_manager()
+
+    def _make_manager(self) -> ocp.CheckpointManager:
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=self.keep,
+            create=True,
+            enable_async_checkpointing=self.async_save,
+            cleanup_tmp_directories=True,
+        )
+        return ocp.CheckpointManager(self.directory, options=options)
+
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def all_steps(self) -> list[int]:
+        return sorted(self._manager.all_steps())
+
+    def save(self, step: int, state: Any, data_state: dict | None = None) -> None:
+        if step in self._manager.all_steps():
+            raise CheckpointError(
+                f"a checkpoint for step {step} already exists in {self.directory}; "
+                "refusing to overwrite it"
+            )
+        args = {"state": ocp.args.StandardSave(state)}
+        args["data"] = ocp.args.JsonSave(data_state or {})
+        self._manager.save(step, args=ocp.args.Composite(**args))
+
+    def wait(self) -> None:
+        self._manager.wait_until_finished()
+
+    def close(self) -> None:
+        self._manager.wait_until_finished()
+        self._manager.close()
+
+    def _restore_step(self, step: int, target: Any) -> tuple[Any, dict]:
+        state_args = ocp.args.StandardRestore(target) if target is not None else None
+        restored = self._manager.restore(
+            step,
+            args=ocp.args.Composite(
+                state=state_args or ocp.args.StandardRestore(), data=ocp.args.JsonRestore()
+            ),
+        )
+        return restored["state"], dict(restored["data"] or {})
+
+    def _quarantine(self, step: int) -> str:
+        src = os.path.join(self.directory, str(step))
+        dst = os.path.join(self.directory, "corrupt", f"{step}-{time.strftime('%Y%m%d-%H%M%S')}")
+        if jax.process_index() == 0 and os.path.exists(src):
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.move(src, dst)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices(f"jaxdl_quarantine_{step}")
+        return dst
+
+    def restore_latest(self, target: Any) -> tuple[int, Any, dict] | None:
+        """Restores the newest loadable step as (step, state, data_state); None if no checkpoint.
+
+        `target` is an abstract state (`jax.ShapeDtypeStruct`s with shardings) or None.
+        """
+        steps = self.all_steps()
+        for step in reversed(steps):
+            try:
+                state, data = self._restore_step(step, target)
+            except Exception as e:  # orbax/tensorstore raise many types for damaged files
+                dst = self._quarantine(step)
+                msg = (
+                    f"checkpoint at step {step} in {self.directory} could not be restored "
+                    f"({type(e).__name__}: {str(e)[:300]}); moved it to {dst} and trying the "
+                    "previous one"
+                )
+                log.warning(msg)
+                print(f"WARNING: {msg}", flush=True)
+                self._manager.close()
+                self._manager = self._make_manager()
+                continue
+            return step, state, data
+        if steps:
+            raise CheckpointError(
+                f"none of the checkpoints {steps} in {self.directory} could be restored; "
+                f"the damaged ones were moved to {os.path.join(self.directory, 'corrupt')}"
+            )
+        return None
+
+
+def load_params(workdir: str, step: int | None = None, *, ema: bool = False) -> Any:
+    """Saved params of a run (latest step by default) as a pytree of numpy arrays.
+
+    ema=True returns the EMA params instead (error if the run kept none).
+    """
+    directory = os.path.join(workdir, "checkpoints")
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"no checkpoints directory in workdir {workdir!r}")
+    ckpt = Checkpointer(directory, async_save=False)
+    try:
+        steps = ckpt.all_steps()
+        if not steps:
+            raise FileNotFoundError(f"no checkpoints in {directory}")
+        step = steps[-1] if step is None else step
+        if step not in steps:
+            raise FileNotFoundError(f"no checkpoint for step {step} in {directory}; have {steps}")
+        state, _ = ckpt._restore_step(step, None)
+    finally:
+        ckpt.close()
+    key = "ema_params" if ema else "params"
+    if state.get(key) is None:
+        raise KeyError(f"checkpoint at step {step} has no {key!r}")
+    return jax.tree.map(np.asarray, state[key])
