@@ -135,7 +135,7 @@ def make_train_step(
         loss, aux, mutable, grads = accumulate(state.params, state.mutable, batch, rng)
         if axis_name is not None:
             loss, aux, grads, mutable = jax.lax.pmean((loss, aux, grads, mutable), axis_name)
-        grad_norm = optax.global_norm(grads)
+        grad_norm = optax.tree.norm(grads)
         if clip_norm is not None:
             grads = clip_by_global_norm(grads, clip_norm, grad_norm)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)

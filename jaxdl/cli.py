@@ -1,0 +1,135 @@
+"""Shared command line of every experiment: `--workdir`, `--preset`, `--config.key=value`.
+
+    python -m experiments.NAME [--preset quick] [--workdir DIR] [--config.total_steps=100] ...
+
+Unknown config keys are rejected with the list of valid ones; values are parsed as Python
+literals and must keep the type of the preset's value. Multi-host runs add
+`--multihost` (auto-detected cluster: TPU pods, SLURM, ...) or the explicit
+`--coordinator_address HOST:PORT --num_processes N --process_id I`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ml_collections
+
+
+class ConfigError(ValueError):
+    """A bad `--config.*` override or preset name."""
+
+
+def _valid_keys(config: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
+    keys = []
+    for k, v in config.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, ml_collections.ConfigDict):
+            keys.extend(_valid_keys(v, name + "."))
+        else:
+            keys.append(name)
+    return sorted(keys)
+
+
+def _parse_value(text: str, old: Any, key: str) -> Any:
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = text
+    if old is None or value is None:
+        return value
+    if isinstance(old, bool):
+        if isinstance(value, bool):
+            return value
+        if str(text).lower() in ("true", "false"):
+            return str(text).lower() == "true"
+    elif isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    elif isinstance(old, (list, tuple)) and isinstance(value, (list, tuple)):
+        return type(old)(value)
+    elif isinstance(value, type(old)) and not (isinstance(value, bool) and type(old) is int):
+        return value
+    raise ConfigError(
+        f"--config.{key}={text}: expected a value of type {type(old).__name__} like {old!r}"
+    )
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides: Sequence[str]) -> None:
+    """Applies `--config.a.b=value` (or `--config.a.b value`) overrides in place."""
+    valid = _valid_keys(config)
+    items = list(overrides)
+    i = 0
+    while i < len(items):
+        arg = items[i]
+        if not arg.startswith("--config."):
+            raise ConfigError(f"unrecognized argument {arg!r}; config overrides look like "
+                              "--config.key=value")
+        body = arg[len("--config."):]
+        if "=" in body:
+            key, text = body.split("=", 1)
+        else:
+            if i + 1 >= len(items):
+                raise ConfigError(f"{arg} needs a value")
+            key, text = body, items[i + 1]
+            i += 1
+        if key not in valid:
+            raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(valid)}")
+        *parents, leaf = key.split(".")
+        node = config
+        for p in parents:
+            node = node[p]
+        with node.unlocked():
+            node[leaf] = _parse_value(text, node[leaf], key)
+        i += 1
+
+
+def parse(
+    argv: Sequence[str] | None,
+    get_config: Callable[[str | None], ml_collections.ConfigDict],
+    *,
+    name: str,
+    presets: Sequence[str],
+    modes: Sequence[str] = ("train",),
+) -> tuple[ml_collections.ConfigDict, argparse.Namespace]:
+    """Parses the shared flags; returns the config (preset + overrides) and the other flags."""
+    parser = argparse.ArgumentParser(prog=f"python -m experiments.{name}")
+    parser.add_argument("--preset", default=None, choices=list(presets),
+                        help="named preset (default: the paper/full setting)")
+    parser.add_argument("--workdir", default=None,
+                        help=f"run directory (default: workdirs/{name}-<preset>)")
+    if len(modes) > 1:
+        parser.add_argument("--mode", default=modes[0], choices=list(modes))
+    parser.add_argument("--multihost", action="store_true",
+                        help="call jax.distributed.initialize() with cluster auto-detection")
+    parser.add_argument("--coordinator_address", default=None)
+    parser.add_argument("--num_processes", type=int, default=None)
+    parser.add_argument("--process_id", type=int, default=None)
+    args, rest = parser.parse_known_args(argv)
+    config = get_config(args.preset)
+    apply_overrides(config, rest)
+    if args.workdir is None:
+        args.workdir = os.path.join("workdirs", f"{name}-{args.preset or 'full'}")
+    if not hasattr(args, "mode"):
+        args.mode = modes[0]
+    return config, args
+
+
+def init_distributed(args: argparse.Namespace) -> None:
+    """Starts `jax.distributed` when the flags ask for a multi-host run (before any jax use)."""
+    if not (args.multihost or args.coordinator_address):
+        return
+    import jax
+
+    if args.coordinator_address:
+        if args.num_processes is None or args.process_id is None:
+            raise ValueError("--coordinator_address needs --num_processes and --process_id")
+        jax.distributed.initialize(
+            coordinator_address=args.coordinator_address,
+            num_processes=args.num_processes,
+            process_id=args.process_id,
+        )
+    else:
+        jax.distributed.initialize()

@@ -1,0 +1,115 @@
+"""Scaled dot-product and multi-head attention (Vaswani et al. 2017, arXiv:1706.03762).
+
+SPEC: SEQ-3 (8 heads, d_k = 64, scores / sqrt(d_k) = / 8, padding and causal masks), SEQ-2.
+Boolean masks follow torch `F.scaled_dot_product_attention`: True = may attend. (Note that
+`torch.nn.MultiheadAttention`'s boolean `attn_mask` is the opposite: True = blocked.)
+Masked logits are set to the dtype's minimum, so a fully masked row averages all values
+uniformly instead of producing NaN.
+"""
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+def causal_mask(q_len: int, k_len: int | None = None) -> jax.Array:
+    """(Lq, Lk) bool, True where key j <= query i (torch `is_causal`, top-left aligned)."""
+    k_len = q_len if k_len is None else k_len
+    return jnp.tril(jnp.ones((q_len, k_len), dtype=bool))
+
+
+def padding_mask(valid: jax.Array) -> jax.Array:
+    """Key validity (B, Lk) bool (True = real token) -> (B, 1, 1, Lk) mask for (B, H, Lq, Lk)."""
+    if valid.ndim != 2:
+        raise ValueError(f"padding_mask expects (B, Lk) booleans, got shape {valid.shape}")
+    return valid[:, None, None, :].astype(bool)
+
+
+def attention_weights(
+    q: jax.Array,
+    k: jax.Array,
+    mask: jax.Array | None = None,
+    bias: jax.Array | None = None,
+    scale: float | None = None,
+) -> jax.Array:
+    """softmax(q k^T * scale + bias), masked. q (..., Lq, D), k (..., Lk, D) -> (..., Lq, Lk).
+
+    `scale` defaults to 1/sqrt(D); `mask` (bool) and `bias` broadcast to (..., Lq, Lk).
+    """
+    if q.ndim < 2 or k.ndim < 2 or q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"expected q (..., Lq, D) and k (..., Lk, D), got {q.shape}, {k.shape}")
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    logits = jnp.einsum("...qd,...kd->...qk", q, k) * scale
+    if bias is not None:
+        logits = logits + bias
+    if mask is not None:
+        logits = jnp.where(mask, logits, jnp.finfo(logits.dtype).min)
+    return jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(q.dtype)
+
+
+def scaled_dot_product_attention(
+    q: jax.Array,
+    k: jax.Array,
+    v: jax.Array,
+    mask: jax.Array | None = None,
+    bias: jax.Array | None = None,
+    scale: float | None = None,
+) -> jax.Array:
+    """Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V, torch layout. SPEC: SEQ-3.
+
+    q (..., Lq, D), k (..., Lk, D), v (..., Lk, Dv) -> (..., Lq, Dv); heads are a batch axis,
+    e.g. (B, H, L, D). Equals `torch.nn.functional.scaled_dot_product_attention`.
+    """
+    if v.shape[-2] != k.shape[-2]:
+        raise ValueError(f"expected k (..., Lk, D) and v (..., Lk, Dv), got {k.shape}, {v.shape}")
+    w = attention_weights(q, k, mask=mask, bias=bias, scale=scale)
+    return jnp.einsum("...qk,...kd->...qd", w, v)
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention: project, split heads, attend, concat, W_O. SPEC: SEQ-3.
+
+    Dense layers `query`, `key`, `value`, `out` with kernels (E_in, E) = torch
+    `in_proj_weight` chunks transposed. `qk_scale` overrides 1/sqrt(head_dim).
+    Shapes: inputs_q (B, Lq, Eq), inputs_kv (B, Lk, Ekv) (default: inputs_q);
+    mask bool broadcastable to (B, H, Lq, Lk), True = attend -> (B, Lq, out_features or Eq).
+    """
+
+    num_heads: int
+    qkv_features: int | None = None
+    out_features: int | None = None
+    use_bias: bool = True
+    qk_scale: float | None = None
+    dropout_rate: float = 0.0
+
+    @nn.compact
+    def __call__(
+        self,
+        inputs_q: jax.Array,
+        inputs_kv: jax.Array | None = None,
+        mask: jax.Array | None = None,
+        deterministic: bool = True,
+    ) -> jax.Array:
+        inputs_kv = inputs_q if inputs_kv is None else inputs_kv
+        if inputs_q.ndim != 3 or inputs_kv.ndim != 3 or inputs_q.shape[0] != inputs_kv.shape[0]:
+            raise ValueError(
+                "MultiHeadAttention expects (B, Lq, E) and (B, Lk, E) inputs, got "
+                f"{inputs_q.shape} and {inputs_kv.shape}"
+            )
+        feats = self.qkv_features or inputs_q.shape[-1]
+        if feats % self.num_heads:
+            raise ValueError(f"qkv_features={feats} not divisible by num_heads={self.num_heads}")
+        head_dim = feats // self.num_heads
+
+        def heads(x: jax.Array, name: str) -> jax.Array:  # (B, L, E) -> (B, H, L, Dh)
+            y = nn.Dense(feats, use_bias=self.use_bias, name=name)(x)
+            return y.reshape(*y.shape[:2], self.num_heads, head_dim).transpose(0, 2, 1, 3)
+
+        q, k, v = heads(inputs_q, "query"), heads(inputs_kv, "key"), heads(inputs_kv, "value")
+        w = attention_weights(q, k, mask=mask, scale=self.qk_scale)
+        w = nn.Dropout(self.dropout_rate)(w, deterministic=deterministic)
+        y = jnp.einsum("bhqk,bhkd->bqhd", w, v).reshape(*inputs_q.shape[:2], feats)
+        return nn.Dense(self.out_features or inputs_q.shape[-1], use_bias=self.use_bias,
+                        name="out")(y)
