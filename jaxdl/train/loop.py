@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -213,7 +214,8 @@ class _Runner:
             _say(f"run already complete at step {step}")
         pbar = tqdm(
             total=tc.total_steps, initial=step, unit="step", dynamic_ncols=True,
-            mininterval=1.0, disable=jax.process_index() != 0,
+            mininterval=1.0 if sys.stderr.isatty() else 30.0,
+            disable=jax.process_index() != 0,
         )
         t0 = time.perf_counter()
         t_log, step_log = t0, step
