@@ -60,7 +60,8 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
 
 
 def _source(config, split):
-    kw = {"data_dir": config.data_dir or None} if config.dataset.startswith("tfds:") else {}
+    embedded = config.dataset in data.catalog.EMBEDDED
+    kw = {} if embedded else {"data_dir": config.data_dir or None}
     return data.get_source(config.dataset, split, **kw)
 
 

@@ -40,7 +40,8 @@ class Checkpointer:
             enable_async_checkpointing=self.async_save,
             cleanup_tmp_directories=True,
         )
-        return ocp.CheckpointManager(self.directory, options=options)
+        handlers = {"state": ocp.StandardCheckpointHandler(), "data": ocp.JsonCheckpointHandler()}
+        return ocp.CheckpointManager(self.directory, options=options, item_handlers=handlers)
 
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
@@ -65,12 +66,21 @@ class Checkpointer:
         self._manager.wait_until_finished()
         self._manager.close()
 
+    def _host_target(self, step: int) -> Any:
+        """Abstract state from the checkpoint's metadata, placed on this process's first device
+        (works whatever topology saved it)."""
+        meta = self._manager.item_metadata(step)["state"]
+        device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        return jax.tree.map(
+            lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), dict(meta.tree)
+        )
+
     def _restore_step(self, step: int, target: Any) -> tuple[Any, dict]:
-        state_args = ocp.args.StandardRestore(target) if target is not None else None
+        target = self._host_target(step) if target is None else target
         restored = self._manager.restore(
             step,
             args=ocp.args.Composite(
-                state=state_args or ocp.args.StandardRestore(), data=ocp.args.JsonRestore()
+                state=ocp.args.StandardRestore(target), data=ocp.args.JsonRestore()
             ),
         )
         return restored["state"], dict(restored["data"] or {})

@@ -1,0 +1,153 @@
+"""The `fit` loop: outputs, exact resume, NaN handling, corrupt checkpoints, SIGTERM/SIGKILL,
+and a 2-process multi-host run on loopback."""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import chex
+import jax
+import numpy as np
+import portpicker
+import pytest
+from fit_script import build, get_config
+
+from jaxdl.train import NonFiniteLossError, fit, load_params
+from jaxdl.train.writers import read_metrics
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "fit_script.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run_script(*args, timeout=240):
+    env = {**os.environ, "PYTHONPATH": ROOT, "XLA_FLAGS": ""}
+    return subprocess.run([sys.executable, SCRIPT, *map(str, args)], env=env, timeout=timeout,
+                          capture_output=True, text=True)
+
+
+def test_outputs_and_load_params(tmp_path):
+    wd = str(tmp_path / "run")
+    config = get_config(total_steps=10, checkpoint_every=5, log_every=5)
+    state = fit(build(config, evaluators=[lambda s: [("eval/x", 1.5)]]), config, wd)
+    assert int(state.step) == 10
+    assert sorted(os.listdir(wd)) == ["checkpoints", "config.json", "metrics.jsonl", "tensorboard"]
+    assert glob.glob(os.path.join(wd, "tensorboard", "events.out.tfevents.*"))
+    with open(os.path.join(wd, "config.json")) as f:
+        assert json.load(f)["total_steps"] == 10
+    records = read_metrics(wd)
+    assert [r["step"] for r in records if "loss" in r] == [5, 10]
+    assert any(r.get("eval/x") == 1.5 for r in records)
+    params = load_params(wd)
+    chex.assert_trees_all_close(params, state.params)
+    assert all(isinstance(x, np.ndarray) for x in jax.tree.leaves(params))
+    chex.assert_trees_all_close(load_params(wd, ema=True), state.ema_params)
+    assert load_params(wd, step=5)["Dense_0"]["kernel"].shape == (64, 32)
+    with pytest.raises(FileNotFoundError, match="step 7"):
+        load_params(wd, step=7)
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    full = fit(build(get_config(total_steps=12)), get_config(total_steps=12), str(tmp_path / "a"))
+    wd = str(tmp_path / "b")
+    fit(build(get_config(total_steps=7)), get_config(total_steps=7), wd)
+    resumed = fit(build(get_config(total_steps=12)), get_config(total_steps=12), wd)
+    chex.assert_trees_all_equal(resumed.params, full.params)
+    chex.assert_trees_all_equal(resumed.opt_state, full.opt_state)
+    chex.assert_trees_all_equal(resumed.ema_params, full.ema_params)
+
+
+def test_nonfinite_loss_stops_with_step(tmp_path):
+    config = get_config(total_steps=10)
+    with pytest.raises(NonFiniteLossError, match="at step 1 "):
+        fit(build(config, loss_scale=float("nan")), config, str(tmp_path / "nan"))
+
+
+def test_nonfinite_steps_skipped_when_configured(tmp_path):
+    config = get_config(total_steps=6, skip_nonfinite=True, ema_decay=None)
+    wd = str(tmp_path / "skip")
+    state = fit(build(config, loss_scale=float("inf")), config, wd)
+    assert int(state.step) == 6
+    task = build(config)
+    init_params = task.init_fn(jax.random.split(jax.random.PRNGKey(config.seed))[0])
+    chex.assert_trees_all_equal(state.params, init_params)
+    skipped = sum(r.get("skipped_steps", 0) for r in read_metrics(wd))
+    assert skipped == 6
+
+
+def test_corrupt_latest_checkpoint_falls_back(tmp_path, capsys):
+    wd = str(tmp_path / "run")
+    config = get_config(total_steps=10, checkpoint_every=5)
+    fit(build(config), config, wd)
+    ckdir = os.path.join(wd, "checkpoints")
+    # Truncate every data file of the latest step.
+    files = [f for f in glob.glob(os.path.join(ckdir, "10", "**", "*"), recursive=True)
+             if os.path.isfile(f) and os.path.getsize(f) > 0]
+    assert files
+    for f in files:
+        with open(f, "r+b") as fh:
+            fh.truncate(max(os.path.getsize(f) // 3, 1) - 1)
+    config = get_config(total_steps=10, checkpoint_every=5)
+    state = fit(build(config), config, wd)
+    out = capsys.readouterr().out
+    assert "checkpoint at step 10" in out and "could not be restored" in out
+    assert int(state.step) == 10
+    quarantined = glob.glob(os.path.join(ckdir, "corrupt", "10-*"))
+    assert len(quarantined) == 1, "the damaged checkpoint must be kept aside, not deleted"
+    full = fit(build(get_config(total_steps=10)), get_config(total_steps=10), str(tmp_path / "x"))
+    chex.assert_trees_all_equal(state.params, full.params)
+
+
+def test_sigkill_mid_training_then_resume_is_bitwise_identical(tmp_path):
+    ref = _run_script(tmp_path / "ref", "--total_steps", 30)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+    killed = _run_script(tmp_path / "run", "--total_steps", 30, "--kill_at", 15)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert not os.path.exists(tmp_path / "run" / "checkpoints" / "30")
+    resumed = _run_script(tmp_path / "run", "--total_steps", 30)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed from checkpoint at step" in resumed.stderr + resumed.stdout
+    chex.assert_trees_all_equal(load_params(tmp_path / "run"), load_params(tmp_path / "ref"))
+    chex.assert_trees_all_equal(load_params(tmp_path / "run", ema=True),
+                                load_params(tmp_path / "ref", ema=True))
+
+
+def test_sigterm_writes_checkpoint(tmp_path):
+    wd = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": ROOT, "XLA_FLAGS": ""}
+    proc = subprocess.Popen(
+        [sys.executable, SCRIPT, str(wd), "--total_steps", "100000", "--checkpoint_every",
+         "100000"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and not os.path.exists(wd / "metrics.jsonl"):
+        time.sleep(0.5)
+    assert os.path.exists(wd / "metrics.jsonl"), "training never started"
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out[-2000:]
+    assert "SIGTERM: checkpoint written at step" in out
+    steps = [int(d) for d in os.listdir(wd / "checkpoints") if d.isdigit()]
+    assert len(steps) == 1 and steps[0] >= 5
+
+
+def test_two_process_multihost_equals_one_process(tmp_path):
+    port = portpicker.pick_unused_port()
+    common = ["--total_steps", 5, "--coordinator_address", f"127.0.0.1:{port}",
+              "--num_processes", 2]
+    env = {**os.environ, "PYTHONPATH": ROOT, "XLA_FLAGS": ""}
+    procs = [
+        subprocess.Popen([sys.executable, SCRIPT, str(tmp_path / "multi"), *map(str, common),
+                          "--process_id", str(i)], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+        for i in range(2)
+    ]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    for p, out in zip(procs, outs, strict=True):
+        assert p.returncode == 0, out[-3000:]
+    single = _run_script(tmp_path / "single", "--total_steps", 5)
+    assert single.returncode == 0, single.stderr[-2000:]
+    multi, one = load_params(tmp_path / "multi"), load_params(tmp_path / "single")
+    chex.assert_trees_all_close(multi, one, atol=1e-6, rtol=1e-6)
