@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         device_batch = backend.put_batch(batch)
         holder = {"state": state}
 
-        def run():
+        def run(step=step, holder=holder, device_batch=device_batch):
             holder["state"], metrics = step(holder["state"], device_batch)
             return metrics
 
