@@ -20,6 +20,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from jaxdl.optim.rules import path_str
+
 DATA = "data"
 Rule = tuple[str, Any]
 
@@ -28,23 +30,6 @@ def make_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     """A 1-D mesh over all (global) devices with axis name `data`."""
     devices = jax.devices() if devices is None else list(devices)
     return Mesh(np.asarray(devices), (DATA,))
-
-
-def path_str(keypath: tuple) -> str:
-    """'/'-joined readable path of a pytree key path (dict keys, attribute names, indices)."""
-    parts = []
-    for k in keypath:
-        if isinstance(k, jax.tree_util.DictKey):
-            parts.append(str(k.key))
-        elif isinstance(k, jax.tree_util.GetAttrKey):
-            parts.append(k.name)
-        elif isinstance(k, jax.tree_util.SequenceKey):
-            parts.append(str(k.idx))
-        elif isinstance(k, jax.tree_util.FlattenedIndexKey):
-            parts.append(str(k.key))
-        else:
-            parts.append(str(k))
-    return "/".join(parts)
 
 
 def _spec_for(shape: tuple[int, ...], spec: Any, mesh: Mesh, path: str) -> P:
