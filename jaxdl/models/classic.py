@@ -25,8 +25,9 @@ def _check_nhwc(x: jax.Array, name: str) -> None:
 
 def _conv(features: int, k: int, strides: int = 1, use_bias: bool = False, name=None) -> nn.Conv:
     p = k // 2  # torch padding k // 2 (differs from flax "SAME" when strides > 1)
-    return nn.Conv(features, (k, k), (strides, strides), [(p, p), (p, p)], use_bias=use_bias,
-                   name=name)
+    return nn.Conv(
+        features, (k, k), (strides, strides), [(p, p), (p, p)], use_bias=use_bias, name=name
+    )
 
 
 class VGG16(nn.Module):

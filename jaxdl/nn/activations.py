@@ -87,7 +87,7 @@ class PReLU(nn.Module):
     """
 
     num_parameters: int = 1
-    init: float = 0.25
+    init_slope: float = 0.25  # torch `init`
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -96,5 +96,5 @@ class PReLU(nn.Module):
                 f"PReLU(num_parameters={self.num_parameters}) expects (..., C) with "
                 f"C == {self.num_parameters} (channels last), got {x.shape}"
             )
-        a = self.param("weight", nn.initializers.constant(self.init), (self.num_parameters,))
+        a = self.param("weight", nn.initializers.constant(self.init_slope), (self.num_parameters,))
         return jnp.where(x >= 0, x, a * x)

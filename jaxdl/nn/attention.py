@@ -111,5 +111,6 @@ class MultiHeadAttention(nn.Module):
         w = attention_weights(q, k, mask=mask, scale=self.qk_scale)
         w = nn.Dropout(self.dropout_rate)(w, deterministic=deterministic)
         y = jnp.einsum("bhqk,bhkd->bqhd", w, v).reshape(*inputs_q.shape[:2], feats)
-        return nn.Dense(self.out_features or inputs_q.shape[-1], use_bias=self.use_bias,
-                        name="out")(y)
+        return nn.Dense(
+            self.out_features or inputs_q.shape[-1], use_bias=self.use_bias, name="out"
+        )(y)

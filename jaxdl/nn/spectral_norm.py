@@ -29,10 +29,12 @@ def power_iteration(
     sigma = u^T W v is differentiable in W. SPEC: GAN-7.
     """
     w_sg = jax.lax.stop_gradient(w_mat)
-    v = _normalize(w_sg.T @ u, eps)
-    for _ in range(n_steps):
-        v = _normalize(w_sg.T @ u, eps)
-        u = _normalize(w_sg @ v, eps)
+
+    def step(_, uv: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+        v = _normalize(w_sg.T @ uv[0], eps)
+        return _normalize(w_sg @ v, eps), v
+
+    u, v = jax.lax.fori_loop(0, n_steps, step, (u, _normalize(w_sg.T @ u, eps)))
     u, v = jax.lax.stop_gradient(u), jax.lax.stop_gradient(v)
     return u @ (w_mat @ v), u, v
 

@@ -68,7 +68,7 @@ def shifted_window_mask(height: int, width: int, window_size: int, shift: int) -
         return (i >= n - window_size).astype(int) + (i >= n - shift).astype(int)
 
     region = band(height)[:, None] * 3 + band(width)[None, :]
-    win = np.asarray(window_partition(jnp.asarray(region)[None, :, :, None], window_size))
+    win = np.asarray(window_partition(region[None, :, :, None], window_size))  # NumPy, static
     win = win.reshape(-1, window_size * window_size)
     return win[:, :, None] == win[:, None, :]
 
