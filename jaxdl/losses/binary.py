@@ -16,7 +16,9 @@ from jaxdl.losses._reduce import reduce_loss
 def _pair(a: ArrayLike, b: ArrayLike, names: tuple[str, str]) -> tuple[Array, Array]:
     a, b = jnp.asarray(a), jnp.asarray(b)
     if a.shape != b.shape:
-        raise ValueError(f"expected {names[1]} with the shape of {names[0]} {a.shape}, got {b.shape}")
+        raise ValueError(
+            f"expected {names[1]} with the shape of {names[0]} {a.shape}, got {b.shape}"
+        )
     dtype = jnp.result_type(a.dtype, jnp.float32)
     return a.astype(dtype), b.astype(dtype)
 

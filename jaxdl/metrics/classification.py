@@ -114,14 +114,16 @@ def precision(y_true, y_pred, num_classes=None, *, average="binary", pos_label=1
     None (per class, shape (K,), 0 for absent classes). `num_classes` K is needed for
     multi-class ids unless average="binary" (K = 2); ids outside [0, K) are not counted.
     """
-    return prf_from_counts(_counts(y_true, y_pred, num_classes, average), "precision", average,
-                           pos_label)
+    return prf_from_counts(
+        _counts(y_true, y_pred, num_classes, average), "precision", average, pos_label
+    )
 
 
 def recall(y_true, y_pred, num_classes=None, *, average="binary", pos_label=1) -> Array:
-    """Recall tp / (tp + fn) = scikit-learn `recall_score(..., zero_division=0)`; see `precision`."""
-    return prf_from_counts(_counts(y_true, y_pred, num_classes, average), "recall", average,
-                           pos_label)
+    """Recall tp / (tp + fn) = scikit-learn `recall_score(zero_division=0)`; see `precision`."""
+    return prf_from_counts(
+        _counts(y_true, y_pred, num_classes, average), "recall", average, pos_label
+    )
 
 
 def f1_score(y_true, y_pred, num_classes=None, *, average="binary", pos_label=1) -> Array:
@@ -129,8 +131,7 @@ def f1_score(y_true, y_pred, num_classes=None, *, average="binary", pos_label=1)
 
     Macro-F1 averages per-class F1, micro-F1 pools tp/fp/fn over classes (SEQ-5, S1:362-368).
     """
-    return prf_from_counts(_counts(y_true, y_pred, num_classes, average), "f1", average,
-                           pos_label)
+    return prf_from_counts(_counts(y_true, y_pred, num_classes, average), "f1", average, pos_label)
 
 
 def roc_auc(y_true: ArrayLike, y_score: ArrayLike) -> Array:

@@ -16,7 +16,7 @@ from jax.typing import ArrayLike
 
 
 def _sq_distance_to(mask: Array, spacing: tuple[float, float]) -> Array:
-    """Squared distance from every pixel of an (H, W) grid to the nearest True pixel (inf if none)."""
+    """Squared distance from each pixel of an (H, W) grid to the nearest True pixel (inf: none)."""
     h, w = mask.shape
     rows = jnp.arange(h, dtype=jnp.float32) * spacing[0]
     cols = jnp.arange(w, dtype=jnp.float32) * spacing[1]

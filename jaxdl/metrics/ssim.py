@@ -37,10 +37,12 @@ def _filter_valid(x: Array, taps: Array) -> Array:
     dn = ("NHWC", "HWIO", "NHWC")
     kh = jnp.tile(k[:, None, None, None], (1, 1, 1, c))
     kw = jnp.tile(k[None, :, None, None], (1, 1, 1, c))
-    x = jax.lax.conv_general_dilated(x, kh, (1, 1), "VALID", dimension_numbers=dn,
-                                     feature_group_count=c)
-    return jax.lax.conv_general_dilated(x, kw, (1, 1), "VALID", dimension_numbers=dn,
-                                        feature_group_count=c)
+    x = jax.lax.conv_general_dilated(
+        x, kh, (1, 1), "VALID", dimension_numbers=dn, feature_group_count=c
+    )
+    return jax.lax.conv_general_dilated(
+        x, kw, (1, 1), "VALID", dimension_numbers=dn, feature_group_count=c
+    )
 
 
 def _ssim_and_cs(x: Array, y: Array, max_val: float) -> tuple[Array, Array]:

@@ -58,7 +58,11 @@ def update(
         total = jnp.sum(rows, dtype=dtype)
     else:
         counts = confusion_matrix(
-            y_true, y_pred, state.counts.shape[0], ignore_index=ignore_index, mask=mask,
+            y_true,
+            y_pred,
+            state.counts.shape[0],
+            ignore_index=ignore_index,
+            mask=mask,
             dtype=dtype,
         )
         exact, total = jnp.trace(counts), jnp.sum(counts)

@@ -1,14 +1,15 @@
 """Adam (Kingma & Ba, 2015) and AdamW (Loshchilov & Hutter, 2019), torch semantics. SPEC: OPT-5.
 
 m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ) (t ≥ 1),
-θ ← θ − η·m̂/(√v̂ + ε); β₁ 0.9, β₂ 0.999, ε 1e-8 (seeds 002:268-284, 003:301-314; the seed's
-003:312 divides by √S where √Ŝ is meant, corrected here). AdamW adds the decoupled decay
-θ ← θ − η·λ·θ (torch `AdamW`, λ = 1e-2; optax `adamw` defaults to λ = 1e-4). SPEC: OPT-7.
+θ ← θ − η·m̂/(√v̂ + ε); β₁ 0.9, β₂ 0.999, ε 1e-8 (seeds 002:268-284, 003:301-314). Errata: 003:312
+divides by √S where √Ŝ is meant (corrected here); 002:280 calls β₂ smaller than β₁ (0.999 > 0.9).
+AdamW adds the decoupled decay θ ← θ − η·λ·θ (torch `AdamW`, λ = 1e-2; optax `adamw` defaults to
+λ = 1e-4). SPEC: OPT-7.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -81,7 +82,7 @@ def adamw(
     b2: float = 0.999,
     eps: float = 1e-8,
     weight_decay: float = 1e-2,
-    mask: MaskSpec | Any = None,
+    mask: MaskSpec = None,
 ) -> optax.GradientTransformation:
     """AdamW: θ ← θ − η·(m̂/(√v̂ + ε) + λθ), torch `AdamW` (λ 1e-2, all parameters by default).
 

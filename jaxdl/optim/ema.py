@@ -8,6 +8,7 @@ v₁/(1−β) = x₁ exactly). The seed's expansion repeats θ_{t−1}; the β²
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -46,8 +47,9 @@ def ewma(beta: float, debias: bool = True) -> optax.GradientTransformation:
         )
         count = optax.safe_increment(state.count)
         if debias:
-            correction = 1 - beta**count
-            out = jax.tree.map(lambda v: v / correction.astype(v.dtype), average)
+            # 1 − βᵗ = −expm1(t·log β): accurate in float32 even for β near 1 and small t.
+            correction = -jnp.expm1(count.astype(jnp.float32) * math.log(beta)) if beta > 0 else 1.0
+            out = jax.tree.map(lambda v: v / jnp.asarray(correction, v.dtype), average)
         else:
             out = average
         return out, EwmaState(count=count, average=average)
@@ -79,11 +81,17 @@ def ema_update(
     Pure and jit-friendly (`step` may be traced); d = `ema_decay(decay, step, warmup)`. Evaluate
     with θ̄ (e.g. decay 0.9999 for DDPM).
     """
-    d = ema_decay(decay, step, warmup)
+    check_unit_interval("decay", decay, closed=True)
+    if warmup:
+        ema_decay(decay, step, warmup)  # checks the step
+        # 1 − d_t = max(1 − decay, 9/(10 + t)), with 1 − decay taken in float64 (precision).
+        w = jnp.maximum(1.0 - decay, 9.0 / (10.0 + jnp.asarray(step, jnp.float32)))
+        d = 1.0 - w
+    else:
+        d, w = decay, 1.0 - decay
 
     def one(e, p):
-        dd = jnp.asarray(d, e.dtype)
-        return dd * e + (1 - dd) * jnp.asarray(p, e.dtype)
+        return jnp.asarray(d, e.dtype) * e + jnp.asarray(w, e.dtype) * jnp.asarray(p, e.dtype)
 
     return jax.tree.map(one, ema_params, params)
 

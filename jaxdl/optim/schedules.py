@@ -57,8 +57,10 @@ def poly(base: float, max_steps: int, power: float = 0.9, end_value: float = 0.0
     check_positive("power", power)
 
     def schedule(step):
-        frac = jnp.minimum(jnp.asarray(step, jnp.float32), max_steps) / max_steps
-        return end_value + (base - end_value) * (1.0 - frac) ** power
+        # (T − min(t, T))/T is exactly 0 at t ≥ T, unlike 1 − t/T once XLA rewrites t/T as t·(1/T).
+        t = jnp.minimum(jnp.asarray(step, jnp.float32), max_steps)
+        remaining = (max_steps - t) / max_steps
+        return end_value + (base - end_value) * remaining**power
 
     return schedule
 

@@ -27,19 +27,26 @@ class ScaleByLearningRateState(NamedTuple):
 def scale_by_learning_rate(learning_rate: ScalarOrSchedule) -> optax.GradientTransformation:
     """u ← −η_t·u, with η_t = learning_rate(count) for a schedule (count = 0 on the first step).
 
-    The factor is cast to each leaf's dtype, so bf16 updates stay bf16.
+    The factor is cast to each leaf's dtype, so bf16 updates stay bf16. A constant rate keeps no
+    state (`optax.EmptyState`); a schedule keeps a `ScaleByLearningRateState` step counter.
     """
     check_learning_rate(learning_rate)
 
     def init_fn(params):
         del params
-        return ScaleByLearningRateState(count=jnp.zeros([], jnp.int32))
+        if callable(learning_rate):
+            return ScaleByLearningRateState(count=jnp.zeros([], jnp.int32))
+        return optax.EmptyState()
 
     def update_fn(updates, state, params=None):
         del params
-        lr = learning_rate(state.count) if callable(learning_rate) else learning_rate
+        if callable(learning_rate):
+            lr = learning_rate(state.count)
+            state = ScaleByLearningRateState(count=optax.safe_increment(state.count))
+        else:
+            lr = learning_rate
         updates = jax.tree.map(lambda u: jnp.asarray(-lr, u.dtype) * u, updates)
-        return updates, ScaleByLearningRateState(count=optax.safe_increment(state.count))
+        return updates, state
 
     return optax.GradientTransformation(init_fn, update_fn)
 
