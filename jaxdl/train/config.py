@@ -17,7 +17,8 @@ class TrainConfig:
     total_steps, batch_size (global), seed, log_every, eval_every (0: only at the end),
     checkpoint_every (0: only at the end), keep_checkpoints, async_checkpoint,
     parallel ("jit" | "pmap"), sharding (list of (regex, spec) rules, see `jaxdl.train.sharding`),
-    accum_steps, clip_norm, ema_decay, compute_dtype ("float32" | "bfloat16"), skip_nonfinite.
+    accum_steps, clip_norm, ema_decay, ema_warmup, compute_dtype ("float32" | "bfloat16"),
+    skip_nonfinite.
     """
 
     total_steps: int
@@ -33,6 +34,7 @@ class TrainConfig:
     accum_steps: int = 1
     clip_norm: float | None = None
     ema_decay: float | None = None
+    ema_warmup: bool = False
     compute_dtype: str = "float32"
     skip_nonfinite: bool = False
 

@@ -154,7 +154,8 @@ def fit(task: Task, config: Any, workdir: str) -> TrainState:
     train_step = backend.compile_step(
         make_train_step(
             task.loss_fn, task.tx, accum_steps=tc.accum_steps, clip_norm=tc.clip_norm,
-            ema_decay=tc.ema_decay, compute_dtype=tc.dtype, skip_nonfinite=tc.skip_nonfinite,
+            ema_decay=tc.ema_decay, ema_warmup=tc.ema_warmup, compute_dtype=tc.dtype,
+            skip_nonfinite=tc.skip_nonfinite,
             has_mutable=task.has_mutable, axis_name=backend.axis_name,
         )
     )

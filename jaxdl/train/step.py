@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxdl import optim
 from jaxdl.train.state import TrainState
 
 LossFn = Callable[..., tuple[jax.Array, Any]]
@@ -26,17 +27,6 @@ def cast_floats(tree: Any, dtype: Any) -> Any:
         lambda x: x.astype(dtype) if jnp.issubdtype(jnp.result_type(x), jnp.floating) else x,
         tree,
     )
-
-
-def clip_by_global_norm(grads: Any, max_norm: float, norm: jax.Array) -> Any:
-    """Scales `grads` so that their global norm is at most `max_norm` (same rule as optax)."""
-    scale = jnp.where(norm < max_norm, 1.0, max_norm / jnp.maximum(norm, 1e-30))
-    return jax.tree.map(lambda g: (g * scale).astype(g.dtype), grads)
-
-
-def ema_update(ema: Any, params: Any, decay: float) -> Any:
-    """ema <- decay * ema + (1 - decay) * params."""
-    return jax.tree.map(lambda e, p: (decay * e + (1.0 - decay) * p).astype(e.dtype), ema, params)
 
 
 def _split_micro(batch: Any, accum_steps: int) -> Any:
@@ -63,6 +53,7 @@ def make_train_step(
     accum_steps: int = 1,
     clip_norm: float | None = None,
     ema_decay: float | None = None,
+    ema_warmup: bool = False,
     compute_dtype: Any = None,
     skip_nonfinite: bool = False,
     has_mutable: bool = False,
@@ -75,7 +66,8 @@ def make_train_step(
       `aux_metrics` is a dict of scalars, averaged like the loss.
     accum_steps: split the batch into this many micro-batches and average their gradients.
     clip_norm: clip gradients to this global norm (after averaging over devices/micro-batches).
-    ema_decay: keep `state.ema_params` as an exponential moving average of the params.
+    ema_decay: keep `state.ema_params` as an exponential moving average of the params
+      (`jaxdl.optim.ema_update`; `ema_warmup` uses decay min(d, (1+t)/(10+t))).
     compute_dtype: e.g. `jnp.bfloat16`: params and float inputs are cast for the forward and
       backward pass; gradients, optimizer state and params stay float32.
     skip_nonfinite: a step whose loss or gradient norm is NaN/Inf leaves params, optimizer state,
@@ -135,16 +127,16 @@ def make_train_step(
         loss, aux, mutable, grads = accumulate(state.params, state.mutable, batch, rng)
         if axis_name is not None:
             loss, aux, grads, mutable = jax.lax.pmean((loss, aux, grads, mutable), axis_name)
-        grad_norm = optax.tree.norm(grads)
+        grad_norm = optim.global_norm(grads)
         if clip_norm is not None:
-            grads = clip_by_global_norm(grads, clip_norm, grad_norm)
+            grads, _ = optim.clip_by_global_norm(clip_norm).update(grads, optax.EmptyState())
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         ema = state.ema_params
         if ema_decay is not None:
             if ema is None:
                 raise ValueError("ema_decay is set but the state has no ema_params")
-            ema = ema_update(ema, params, ema_decay)
+            ema = optim.ema_update(ema, params, ema_decay, step=state.step, warmup=ema_warmup)
         finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
         new = state.replace(params=params, opt_state=opt_state, ema_params=ema, mutable=mutable)
         if skip_nonfinite:
