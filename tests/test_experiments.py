@@ -3,20 +3,28 @@
 import json
 import os
 
-import pytest
+from experiments import mnist_classifier, optimizer_comparison
 
-from experiments import mnist_classifier
+TWO_STEPS = ["--preset", "quick", "--config.total_steps=2", "--config.log_every=1",
+             "--config.eval_every=2", "--config.checkpoint_every=2"]
 
-EXPERIMENTS = [mnist_classifier]
 
-
-@pytest.mark.parametrize("module", EXPERIMENTS, ids=lambda m: m.__name__.split(".")[-1])
-def test_quick_preset_two_steps(module, tmp_path):
+def test_mnist_classifier_quick_two_steps(tmp_path):
     wd = str(tmp_path / "run")
-    module.main(["--preset", "quick", "--workdir", wd, "--config.total_steps=2",
-                 "--config.log_every=1", "--config.eval_every=2", "--config.checkpoint_every=2"])
+    results = mnist_classifier.main([*TWO_STEPS, "--workdir", wd])
+    assert 0.0 <= results["test/accuracy"] <= 1.0
     assert os.path.exists(os.path.join(wd, "config.json"))
     with open(os.path.join(wd, "metrics.jsonl")) as f:
         steps = [json.loads(line)["step"] for line in f]
     assert 1 in steps and 2 in steps
     assert os.path.isdir(os.path.join(wd, "checkpoints", "2"))
+
+
+def test_optimizer_comparison_quick_two_steps(tmp_path):
+    wd = str(tmp_path / "run")
+    rows = optimizer_comparison.main([*TWO_STEPS, "--workdir", wd,
+                                      "--config.optimizers=('momentum_ema', 'adamw')"])
+    assert [(r["model"], r["optimizer"]) for r in rows] == [
+        ("mlp", "momentum_ema"), ("mlp", "adamw"), ("cnn", "momentum_ema"), ("cnn", "adamw")]
+    for name in ("loss_curves.png", "results.json", "results.md"):
+        assert os.path.getsize(os.path.join(wd, name)) > 0
