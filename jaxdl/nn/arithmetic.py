@@ -65,7 +65,9 @@ def conv_output_size(
     return o
 
 
-def pool_output_size(i: int, k: int, s: int | None = None, p: int = 0, ceil_mode: bool = False) -> int:
+def pool_output_size(
+    i: int, k: int, s: int | None = None, p: int = 0, ceil_mode: bool = False
+) -> int:
     """Pooling output o = ⌊(i + 2p - k)/s⌋ + 1, s defaults to k (SPEC BAS-3, 003:546-557).
 
     ceil_mode follows torch: ⌈·⌉ instead of ⌊·⌋, dropping a last window that starts in the
@@ -86,7 +88,9 @@ def conv_transpose_output_size(
 ) -> int:
     """torch ConvTranspose2d: o = (i-1)s - 2p + d(k-1) + output_padding + 1 (SPEC BAS-3)."""
     if not 0 <= output_padding < max(s, d):
-        raise ValueError(f"output_padding must be in [0, max(stride, dilation)), got {output_padding}")
+        raise ValueError(
+            f"output_padding must be in [0, max(stride, dilation)), got {output_padding}"
+        )
     return (i - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
 
 

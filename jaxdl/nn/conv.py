@@ -72,7 +72,7 @@ def conv2d(
     groups: int = 1,
     precision: lax.Precision | None = None,
 ) -> jax.Array:
-    """Cross-correlation like torch `F.conv2d`. x (N,H,W,C), kernel (kh,kw,C/groups,O) → (N,Ho,Wo,O).
+    """Cross-correlation as torch `F.conv2d`: x (N,H,W,C), kernel (kh,kw,C/g,O) → (N,Ho,Wo,O).
 
     padding: "valid" | "same" | "full" | int | (ph, pw) | ((lo,hi),(lo,hi)); see `padding_for`.
     """
@@ -80,8 +80,8 @@ def conv2d(
     k, d = tuple(kernel.shape[:2]), _pair(dilation, "dilation")
     if kernel.shape[2] * groups != x.shape[-1]:
         raise ValueError(
-            f"conv2d: kernel {kernel.shape} expects NHWC input (N, H, W, {kernel.shape[2] * groups})"
-            f", got shape {x.shape}"
+            f"conv2d: kernel {kernel.shape} expects NHWC input "
+            f"(N, H, W, {kernel.shape[2] * groups}), got shape {x.shape}"
         )
     y = lax.conv_general_dilated(
         x,
@@ -122,9 +122,7 @@ def conv_transpose2d(
     # (kh,kw,I,O/g) → (kh,kw,I/g,O): group g maps inputs [g·I/g, ...) to outputs [g·O/g, ...).
     w = kernel.reshape(kh, kw, groups, c_in // groups, c_out_g).transpose(0, 1, 3, 2, 4)
     w = jnp.flip(w.reshape(kh, kw, c_in // groups, groups * c_out_g), (0, 1))
-    pads = [
-        (d[a] * (n - 1) - p[a], d[a] * (n - 1) - p[a] + op[a]) for a, n in enumerate((kh, kw))
-    ]
+    pads = [(d[a] * (n - 1) - p[a], d[a] * (n - 1) - p[a] + op[a]) for a, n in enumerate((kh, kw))]
     y = lax.conv_general_dilated(
         x,
         w.astype(x.dtype),
@@ -188,7 +186,7 @@ class Conv2d(nn.Module):
 
 
 class Conv1x1(Conv2d):
-    """Pointwise (1×1) conv: channel mixing / reduction, c_in·c_out weights (SPEC BAS-3, 003:504)."""
+    """Pointwise (1×1) conv: channel mixing/reduction, c_in·c_out weights (SPEC BAS-3, 003:504)."""
 
     kernel_size: IntPair = 1
     padding: Padding = "valid"

@@ -57,6 +57,10 @@ def interpolation_taps(
     d = dst.astype(_F)
     src = scale * d if align_corners else scale * (d + _F(0.5)) - _F(0.5)
     if method == "bilinear":
+        if n_out == n_in:  # torch copies this axis, even when scale_factor says otherwise
+            return np.stack([dst, dst], -1).astype(np.int32), np.tile(
+                np.array([1, 0], _F), (n_out, 1)
+            )
         src = np.maximum(src, _F(0))
         i0 = np.minimum(src.astype(np.int64), n_in - 1)
         lam = np.clip(src - i0.astype(_F), 0, 1).astype(_F)

@@ -6,6 +6,7 @@ rows [b, x1, y1, x2, y2]. Output (K, out_h, out_w, C).
 """
 
 from collections.abc import Sequence
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -20,8 +21,9 @@ def _split_boxes(
     if features.ndim != 4:
         raise ValueError(f"expects NHWC features (N, H, W, C), got shape {features.shape}")
     if boxes.ndim != 2 or boxes.shape[1] not in (4, 5):
-        raise ValueError(f"boxes must be (K, 4) [x1,y1,x2,y2] or (K, 5) [b,x1,y1,x2,y2], got "
-                         f"shape {boxes.shape}")
+        raise ValueError(
+            f"boxes must be (K, 4) [x1,y1,x2,y2] or (K, 5) [b,x1,y1,x2,y2], got shape {boxes.shape}"
+        )
     if boxes.shape[1] == 5:
         if batch_indices is not None:
             raise ValueError("give batch indices either as boxes[:, 0] or batch_indices, not both")
@@ -32,7 +34,8 @@ def _split_boxes(
 
 
 def _size(output_size: int | Sequence[int]) -> tuple[int, int]:
-    return (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else output_size
+    return int(oh), int(ow)
 
 
 def roi_pool(
@@ -49,7 +52,12 @@ def roi_pool(
     Unlike torchvision (rounded, inclusive corners), this follows the SPEC's convention.
     """
     bidx, boxes = _split_boxes(features, boxes, batch_indices)
-    (oh, ow), (_, h_map, w_map, _) = _size(output_size), features.shape
+    return _roi_pool(features, boxes, bidx, _size(output_size), float(spatial_scale))
+
+
+@partial(jax.jit, static_argnums=(3, 4))
+def _roi_pool(features, boxes, bidx, output_size, spatial_scale):
+    (oh, ow), (_, h_map, w_map, _) = output_size, features.shape
     q = jnp.floor(boxes.astype(jnp.float32) * spatial_scale).astype(jnp.int32)
     neg = jnp.asarray(-jnp.inf, features.dtype)
 
@@ -109,7 +117,13 @@ def roi_align(
     if not isinstance(sampling_ratio, int) or sampling_ratio < 1:
         raise ValueError(f"sampling_ratio must be a positive int, got {sampling_ratio!r}")
     bidx, boxes = _split_boxes(features, boxes, batch_indices)
-    (oh, ow), g = _size(output_size), sampling_ratio
+    args = (_size(output_size), float(spatial_scale), sampling_ratio, bool(aligned), reduce)
+    return _roi_align(features, boxes, bidx, *args)
+
+
+@partial(jax.jit, static_argnums=(3, 4, 5, 6, 7))
+def _roi_align(features, boxes, bidx, output_size, spatial_scale, g, aligned, reduce):
+    (oh, ow) = output_size
     _, h_map, w_map, c = features.shape
     dtype = jnp.promote_types(features.dtype, jnp.float32)
     offset = 0.5 if aligned else 0.0
@@ -125,8 +139,9 @@ def roi_align(
         box = box.astype(dtype)
         wy = _interp_matrix(coords(box[1], box[3], oh), h_map)  # (oh*g, H)
         wx = _interp_matrix(coords(box[0], box[2], ow), w_map)  # (ow*g, W)
-        s = jnp.einsum("ah,bw,hwc->abc", wy, wx, features[b].astype(dtype),
-                       precision=lax.Precision.HIGHEST)
+        s = jnp.einsum(
+            "ah,bw,hwc->abc", wy, wx, features[b].astype(dtype), precision=lax.Precision.HIGHEST
+        )
         s = s.reshape(oh, g, ow, g, c)
         return s.max(axis=(1, 3)) if reduce == "max" else s.mean(axis=(1, 3))
 
