@@ -18,7 +18,11 @@ class SimpleCNN(nn.Module):
     dropout: float = 0.0
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    def __call__(
+        self, x: jax.Array, train: bool = False, return_features: bool = False
+    ) -> jax.Array | tuple[jax.Array, jax.Array]:
+        """Logits (N, num_classes); with `return_features` also the (N, hidden) penultimate
+        activations (the features used to score generated images)."""
         if x.ndim != 4:
             raise ValueError(f"SimpleCNN expects NHWC images (4 dims), got shape {x.shape}")
         for f in self.features:
@@ -26,6 +30,7 @@ class SimpleCNN(nn.Module):
             x = nn.relu(x)
             x = nn.max_pool(x, (2, 2), strides=(2, 2))
         x = x.reshape(x.shape[0], -1)
-        x = nn.relu(nn.Dense(self.hidden)(x))
-        x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        return nn.Dense(self.num_classes)(x)
+        features = nn.relu(nn.Dense(self.hidden)(x))
+        x = nn.Dropout(self.dropout, deterministic=not train)(features)
+        logits = nn.Dense(self.num_classes)(x)
+        return (logits, features) if return_features else logits

@@ -1,0 +1,87 @@
+"""Diffusion core as separate pure pieces: schedule, forward process, loss, samplers.
+
+Ho et al. 2020 (DDPM), Song et al. 2021 (DDIM), Nichol & Dhariwal 2021 (cosine schedule).
+SPEC: DIF-1..DIF-5. See docs/diffusion.md.
+"""
+
+from jaxdl.diffusion.conditional import (
+    CondEps,
+    concat_condition,
+    conditional_ddim_update,
+    conditional_eps_fn,
+    conditional_loss,
+    sample_conditional,
+)
+from jaxdl.diffusion.forward import (
+    predict_eps_from_x0,
+    predict_x0_from_eps,
+    q_posterior,
+    q_sample,
+    split_prediction,
+    velocity,
+)
+from jaxdl.diffusion.frechet import (
+    extract_features,
+    feature_statistics,
+    frechet_distance,
+    frechet_distance_from_features,
+    frechet_distance_from_images,
+)
+from jaxdl.diffusion.losses import (
+    denoising_loss,
+    diffusion_loss,
+    make_loss_fn,
+    prediction_target,
+    sample_timesteps,
+)
+from jaxdl.diffusion.samplers import (
+    StepOutput,
+    ddim_step,
+    ddim_timesteps,
+    ddpm_step,
+    sample_ddim,
+    sample_ddpm,
+)
+from jaxdl.diffusion.schedule import (
+    Schedule,
+    cosine_betas,
+    linear_betas,
+    make_schedule,
+    schedule_from_betas,
+)
+
+__all__ = [
+    "CondEps",
+    "Schedule",
+    "StepOutput",
+    "concat_condition",
+    "conditional_ddim_update",
+    "conditional_eps_fn",
+    "conditional_loss",
+    "cosine_betas",
+    "ddim_step",
+    "ddim_timesteps",
+    "ddpm_step",
+    "denoising_loss",
+    "diffusion_loss",
+    "extract_features",
+    "feature_statistics",
+    "frechet_distance",
+    "frechet_distance_from_features",
+    "frechet_distance_from_images",
+    "linear_betas",
+    "make_loss_fn",
+    "make_schedule",
+    "predict_eps_from_x0",
+    "predict_x0_from_eps",
+    "prediction_target",
+    "q_posterior",
+    "q_sample",
+    "sample_conditional",
+    "sample_ddim",
+    "sample_ddpm",
+    "sample_timesteps",
+    "schedule_from_betas",
+    "split_prediction",
+    "velocity",
+]
