@@ -170,10 +170,12 @@ def main(argv: list[str] | None = None) -> dict:
     cli.init_distributed(args)
     if args.mode == "train":
         fit(build(config, args.workdir), config, args.workdir)
+    # After training, MNIST presets are scored with the classifier; CIFAR-10 needs `--mode eval`.
+    score = args.mode == "eval" or (args.mode == "train" and config.channels == 1)
     model, params = _params(config, args.workdir)
-    n = config.eval_samples if args.mode != "sample" else config.num_samples
+    n = config.eval_samples if score else config.num_samples
     x = write_samples(config, args.workdir, model, params, n)
-    return evaluate(config, args.workdir, x) if args.mode != "sample" else {}
+    return evaluate(config, args.workdir, x) if score else {}
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 import json
 import os
 
-from experiments import mnist_classifier, optimizer_comparison
+import numpy as np
+
+from experiments import ddpm_cifar, mnist_classifier, optimizer_comparison
 
 TWO_STEPS = ["--preset", "quick", "--config.total_steps=2", "--config.log_every=1",
              "--config.eval_every=2", "--config.checkpoint_every=2"]
@@ -28,3 +30,19 @@ def test_optimizer_comparison_quick_two_steps(tmp_path):
         ("mlp", "momentum_ema"), ("mlp", "adamw"), ("cnn", "momentum_ema"), ("cnn", "adamw")]
     for name in ("loss_curves.png", "results.json", "results.md"):
         assert os.path.getsize(os.path.join(wd, name)) > 0
+
+
+def test_ddpm_quick_two_steps_then_sample(tmp_path):
+    clf = str(tmp_path / "classifier")
+    mnist_classifier.main([*TWO_STEPS, "--workdir", clf])
+    wd = str(tmp_path / "ddpm")
+    small = ["--config.classifier_workdir=" + clf, "--config.eval_samples=8",
+             "--config.num_samples=4", "--config.sample_steps=2", "--config.sample_batch=4"]
+    report = ddpm_cifar.main([*TWO_STEPS, "--workdir", wd, *small])
+    assert set(report) >= {"frechet_distance", "confident_share", "classes_present"}
+    assert os.path.exists(os.path.join(wd, "samples", "step_00000002.png"))
+    with np.load(os.path.join(wd, "samples.npz")) as f:
+        assert f["images"].shape == (8, 32, 32, 1) and f["images"].dtype == np.uint8
+    os.remove(os.path.join(wd, "samples.png"))
+    assert ddpm_cifar.main(["--preset", "quick", "--mode", "sample", "--workdir", wd, *small]) == {}
+    assert os.path.exists(os.path.join(wd, "samples.png"))
