@@ -43,7 +43,7 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c.model = ml_collections.ConfigDict(dict(ch=128, ch_mult=(1, 2, 2, 2), num_res_blocks=2,
                                              attn_resolutions=(16,), dropout=0.1, num_groups=32))
     c.log_every, c.eval_every, c.checkpoint_every, c.keep_checkpoints = 100, 50_000, 10_000, 3
-    c.sampler, c.sample_steps, c.variance = "ddpm", 1000, "fixed_large"
+    c.sampler, c.sample_steps, c.variance, c.clip_x0 = "ddpm", 1000, "fixed_large", True
     c.num_samples, c.sample_batch, c.eval_samples = 64, 256, 50_000
     c.classifier_workdir, c.pretrained = "", ""
     if preset == "quick":
@@ -82,8 +82,9 @@ def make_sampler(config, model, schedule):
         eps_fn = lambda x, t: model.apply({"params": params}, x, t, train=False)  # noqa: E731
         if config.sampler == "ddim":
             return diffusion.sample_ddim(eps_fn, schedule, (n, *size), key,
-                                         num_steps=config.sample_steps)
-        return diffusion.sample_ddpm(eps_fn, schedule, (n, *size), key, variance=config.variance)
+                                         num_steps=config.sample_steps, clip_x0=config.clip_x0)
+        return diffusion.sample_ddpm(eps_fn, schedule, (n, *size), key, variance=config.variance,
+                                     clip_x0=config.clip_x0)
 
     jitted = jax.jit(sample, static_argnums=2)
 
