@@ -19,29 +19,10 @@ from jaxdl.convert import (  # noqa: E402
     unet_params_from_diffusers,
     unet_state_dict_from_params,
 )
+from jaxdl.convert.diffusers_unet import DDPM_CIFAR10_CONFIG  # noqa: E402
 from jaxdl.models.unet import CIFAR10_NUM_PARAMS, DDPMUNet  # noqa: E402
 
-# google/ddpm-cifar10-32 (Ho et al. CIFAR-10 weights), as its config.json sets it.
-CIFAR_CONFIG = dict(
-    sample_size=32,
-    in_channels=3,
-    out_channels=3,
-    block_out_channels=(128, 256, 256, 256),
-    layers_per_block=2,
-    down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"),
-    up_block_types=("UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
-    attention_head_dim=None,
-    norm_num_groups=32,
-    norm_eps=1e-6,
-    act_fn="silu",
-    time_embedding_type="positional",
-    flip_sin_to_cos=False,
-    freq_shift=1,
-    downsample_padding=0,
-    resnet_time_scale_shift="default",
-    center_input_sample=False,
-    mid_block_scale_factor=1,
-)
+CIFAR_CONFIG = DDPM_CIFAR10_CONFIG
 # Same block structure, small: 16/8/4 resolutions, attention at 8x8.
 SMALL_CONFIG = {
     **CIFAR_CONFIG,

@@ -98,6 +98,29 @@ _REQUIRED = dict(
 )
 
 
+# diffusers `UNet2DModel` config of google/ddpm-cifar10-32 (Ho et al. CIFAR-10 weights).
+DDPM_CIFAR10_CONFIG = dict(
+    sample_size=32,
+    in_channels=3,
+    out_channels=3,
+    block_out_channels=(128, 256, 256, 256),
+    layers_per_block=2,
+    down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"),
+    up_block_types=("UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
+    attention_head_dim=None,
+    norm_num_groups=32,
+    norm_eps=1e-6,
+    act_fn="silu",
+    time_embedding_type="positional",
+    flip_sin_to_cos=False,
+    freq_shift=1,
+    downsample_padding=0,
+    resnet_time_scale_shift="default",
+    center_input_sample=False,
+    mid_block_scale_factor=1,
+)
+
+
 def _diffusers_name(path: tuple[str, ...], num_levels: int) -> str:
     """('down_1_res_0', 'conv1', 'kernel') -> 'down_blocks.1.resnets.0.conv1.weight'."""
     top, *sub, leaf = path
