@@ -1,0 +1,168 @@
+"""DDPM U-Net (Ho et al. CIFAR-10, 35.7M params) on this machine: jaxdl vs diffusers/PyTorch.
+
+    python -m benchmarks.ddpm [--batch_sizes 8,32] [--repeats 3] [--ddim] [--out FILE]
+
+Times, side by side: train step (forward, backward, Adam) per batch size, U-Net forward at batch
+32, optionally DDIM-50 sampling of 32 images; jaxdl compile time separately; achieved GFLOP/s
+(XLA cost analysis FLOPs / median time); peak RSS of each framework's own subprocess. PyTorch
+runs only when torch and diffusers are installed (dev extra). SPEC: DIF-6.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+
+
+def _jax(args) -> list[dict]:
+    from jaxdl._xla_flags import set_xla_flags
+
+    set_xla_flags()
+    import jax
+    import jax.numpy as jnp
+
+    from benchmarks.harness import time_fn
+    from jaxdl import diffusion, optim
+    from jaxdl.models.unet import DDPMUNet
+    from jaxdl.train import TrainState, make_train_step
+
+    model, schedule = DDPMUNet(dropout=0.0), diffusion.make_schedule("linear", 1000)
+    params = jax.jit(model.init)(jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 3)),
+                                 jnp.zeros((1,), jnp.int32))["params"]
+    tx = optim.adam(2e-4)
+
+    def apply(p, x, t, rng):
+        return model.apply({"params": p}, x, t, train=True, rngs={"dropout": rng})
+
+    step = jax.jit(make_train_step(diffusion.make_loss_fn(schedule, apply), tx, clip_norm=1.0),
+                   donate_argnums=0)
+    out = []
+    for b in args.batch_sizes:
+        fresh = jax.tree.map(jnp.copy, params)  # the step donates its state
+        holder = {"s": TrainState.create(params=fresh, tx=tx, rng=jax.random.PRNGKey(1))}
+        batch = {"image": jax.random.uniform(jax.random.PRNGKey(2), (b, 32, 32, 3), minval=-1)}
+        flops = step.lower(holder["s"], batch).compile().cost_analysis().get("flops", 0.0)
+
+        def run(holder=holder, batch=batch):
+            holder["s"], m = step(holder["s"], batch)
+            return m
+
+        st = time_fn(run, repeats=args.repeats, warmup=1)
+        out.append(dict(bench=f"ddpm_train_step_b{b}", framework="jaxdl", **st,
+                        gflops_per_s=flops / st["median_s"] / 1e9))
+    fwd = jax.jit(lambda p, x, t: model.apply({"params": p}, x, t))
+    x, t = jnp.zeros((32, 32, 32, 3)), jnp.full((32,), 500, jnp.int32)
+    out.append(dict(bench="ddpm_forward_b32", framework="jaxdl",
+                    **time_fn(lambda: fwd(params, x, t), repeats=args.repeats)))
+    if args.ddim:
+        def eps_fn(x, t):
+            return model.apply({"params": params}, x, t)
+
+        sample = jax.jit(lambda k: diffusion.sample_ddim(eps_fn, schedule, (32, 32, 32, 3), k))
+        out.append(dict(bench="ddpm_ddim50_b32", framework="jaxdl",
+                        **time_fn(lambda: sample(jax.random.PRNGKey(0)), repeats=1)))
+    return out
+
+
+def _torch(args) -> list[dict]:
+    import time
+
+    import numpy as np
+    import torch
+    from diffusers import DDIMScheduler, UNet2DModel
+
+    from jaxdl.convert.diffusers_unet import DDPM_CIFAR10_CONFIG
+
+    torch.manual_seed(0)
+    model = UNet2DModel(**DDPM_CIFAR10_CONFIG)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-4)
+    out = []
+
+    def timed(fn, repeats):
+        t0 = time.perf_counter()
+        fn()
+        first = time.perf_counter() - t0
+        ts = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+        return dict(median_s=float(np.median(ts)), p10_s=float(np.percentile(ts, 10)),
+                    p90_s=float(np.percentile(ts, 90)), repeats=repeats, first_call_s=first)
+
+    for b in args.batch_sizes:
+        x0 = torch.rand(b, 3, 32, 32) * 2 - 1
+
+        def train_step(x0=x0):
+            t = torch.randint(0, 1000, (x0.shape[0],))
+            noise = torch.randn_like(x0)
+            loss = torch.nn.functional.mse_loss(model(x0 + noise, t).sample, noise)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+
+        model.train()
+        out.append(dict(bench=f"ddpm_train_step_b{b}", framework="torch",
+                        **timed(train_step, args.repeats)))
+    model.eval()
+    x, t = torch.zeros(32, 3, 32, 32), torch.full((32,), 500)
+    with torch.no_grad():
+        out.append(dict(bench="ddpm_forward_b32", framework="torch",
+                        **timed(lambda: model(x, t), args.repeats)))
+        if args.ddim:
+            sched = DDIMScheduler(num_train_timesteps=1000)
+
+            def ddim():
+                sched.set_timesteps(50)
+                s = torch.randn(32, 3, 32, 32)
+                for tt in sched.timesteps:
+                    s = sched.step(model(s, tt).sample, tt, s).prev_sample
+
+            out.append(dict(bench="ddpm_ddim50_b32", framework="torch", **timed(ddim, 1)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.ddpm")
+    p.add_argument("--batch_sizes", default="8,32")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--ddim", action="store_true", help="also time DDIM-50 sampling (slow)")
+    p.add_argument("--out", default=None)
+    p.add_argument("--only", choices=("jaxdl", "torch"), default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    if args.only:  # child process: print records, then peak RSS
+        records = _jax(args) if args.only == "jaxdl" else _torch(args)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+        for r in records:
+            print(json.dumps({**r, "peak_rss_gib": peak}), flush=True)
+        return
+    from benchmarks.harness import Reporter
+
+    rep = Reporter(args.out)
+    results: dict[tuple[str, str], dict] = {}
+    for fw in ("jaxdl", "torch"):
+        cmd = [sys.executable, "-m", "benchmarks.ddpm", "--only", fw, "--batch_sizes",
+               ",".join(map(str, args.batch_sizes)), "--repeats", str(args.repeats)]
+        proc = subprocess.run(cmd + (["--ddim"] if args.ddim else []), capture_output=True,
+                              text=True)
+        if proc.returncode:
+            print(f"{fw} benchmark failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+            continue
+        for line in proc.stdout.splitlines():
+            if line.startswith("{"):
+                r = json.loads(line)
+                results[(r["bench"], fw)] = rep.emit(**{**r, "bench": r["bench"]})
+    for (bench, fw), r in sorted(results.items()):
+        ref = results.get((bench, "torch"))
+        if fw == "jaxdl" and ref:
+            rep.emit(bench + "_ratio", jaxdl_over_torch=r["median_s"] / ref["median_s"],
+                     jaxdl_peak_rss_gib=r["peak_rss_gib"], torch_peak_rss_gib=ref["peak_rss_gib"])
+
+
+if __name__ == "__main__":
+    main()
