@@ -31,8 +31,8 @@ class JitBackend:
 
     def init_state(self, init_state_fn: Callable[[], Any]) -> Any:
         """Shape-first init: eval_shape, infer shardings from rules, jit with out_shardings."""
-        abstract = jax.eval_shape(init_state_fn)
-        self.state_shardings = shd.tree_shardings(abstract, self.mesh, self.rules)
+        if self.state_shardings is None:  # `abstract_state` may have inferred them already
+            self.abstract_state(init_state_fn)
         return jax.jit(init_state_fn, out_shardings=self.state_shardings)()
 
     def abstract_state(self, init_state_fn: Callable[[], Any]) -> Any:
