@@ -46,6 +46,9 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c.sampler, c.sample_steps, c.variance, c.clip_x0 = "ddpm", 1000, "fixed_large", True
     c.num_samples, c.sample_batch, c.eval_samples = 64, 256, 50_000
     c.classifier_workdir, c.pretrained = "", ""
+    # CIFAR-10 eval (FID/IS): pytorch-fid InceptionV3 weights (docs/fid_inception.md) and optional
+    # reference statistics (.npz mu/sigma); without them the train split's are computed and cached.
+    c.inception_weights, c.fid_stats = "", ""
     if preset == "quick":
         c.dataset, c.channels, c.random_flip = "mnist5k", 1, False
         c.total_steps, c.batch_size, c.learning_rate, c.warmup_steps = 1800, 32, 1e-3, 200
@@ -141,9 +144,16 @@ def write_samples(config, workdir, model, params, n):
 
 
 def evaluate(config, workdir, x) -> dict:
-    if config.channels != 1:
-        raise NotImplementedError("FID/IS for CIFAR-10 needs InceptionV3 weights; not yet "
-                                  "supported (issue: DDPM flagship). MNIST presets are scored.")
+    """Score samples x in [-1, 1]: MNIST presets with the MNIST classifier, RGB with FID/IS."""
+    report = _classifier_eval(config, workdir, x) if config.channels == 1 else _inception_eval(
+        config, workdir, x)
+    with open(os.path.join(workdir, "results.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    print(json.dumps(report, indent=2))
+    return report
+
+
+def _classifier_eval(config, workdir, x) -> dict:
     from experiments import mnist_classifier as mc
 
     cwd = config.classifier_workdir or os.path.join(workdir, "classifier")
@@ -158,11 +168,36 @@ def evaluate(config, workdir, x) -> dict:
     logits, feats = (np.concatenate(a) for a in zip(*[score(x[i:i + 500])
                                                       for i in range(0, len(x), 500)], strict=True))
     real_feats = np.concatenate([score(real[i:i + 500])[1] for i in range(0, len(real), 500)])
-    report = classifier_report(logits, feats, real_feats)
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    print(json.dumps(report, indent=2))
-    return report
+    return classifier_report(logits, feats, real_feats)
+
+
+def _inception_eval(config, workdir, x) -> dict:
+    """FID against the train split (Ho et al.'s protocol) and Inception Score. SPEC: DIF-6."""
+    from jaxdl.convert import load_inception
+    from jaxdl.diffusion import inception_eval as ie
+
+    _require_inception_weights(config)
+    variables = load_inception(config.inception_weights)
+    stats = config.fid_stats or os.path.join(workdir, "fid_stats_train.npz")
+    if not os.path.isfile(stats):
+        if config.fid_stats:
+            ie.load_fid_stats(stats)  # raises, naming the missing file
+        src = _source(config, "train")
+        real = np.stack([np.asarray(src[i]["image"], np.uint8) for i in range(len(src))])
+        ie.save_fid_stats(stats, *ie.fid_stats(variables, real))
+    return ie.inception_report(variables, images.to_uint8(x), real_stats=stats)
+
+
+def _require_inception_weights(config) -> None:
+    """Fail before sampling when RGB evaluation has no usable InceptionV3 weights file."""
+    from jaxdl.convert import FID_WEIGHTS_URL
+
+    path = config.inception_weights
+    if not path or not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"CIFAR-10 evaluation (FID/IS) needs InceptionV3 weights; --config.inception_weights="
+            f"{path!r} is not a file. Use pytorch-fid's pt_inception-2015-12-05-6726825d.pth (or "
+            f"a .safetensors copy) from {FID_WEIGHTS_URL}; see docs/fid_inception.md.")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -173,6 +208,8 @@ def main(argv: list[str] | None = None) -> dict:
         fit(build(config, args.workdir), config, args.workdir)
     # After training, MNIST presets are scored with the classifier; CIFAR-10 needs `--mode eval`.
     score = args.mode == "eval" or (args.mode == "train" and config.channels == 1)
+    if score and config.channels != 1:
+        _require_inception_weights(config)
     model, params = _params(config, args.workdir)
     n = config.eval_samples if score else config.num_samples
     x = write_samples(config, args.workdir, model, params, n)

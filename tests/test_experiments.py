@@ -46,3 +46,12 @@ def test_ddpm_quick_two_steps_then_sample(tmp_path):
     os.remove(os.path.join(wd, "samples.png"))
     assert ddpm_cifar.main(["--preset", "quick", "--mode", "sample", "--workdir", wd, *small]) == {}
     assert os.path.exists(os.path.join(wd, "samples.png"))
+
+
+def test_ddpm_cifar_eval_without_inception_weights_fails_before_sampling(tmp_path):
+    import pytest
+
+    missing = str(tmp_path / "pt_inception.pth")
+    with pytest.raises(FileNotFoundError, match="inception_weights.*pytorch-fid.*github"):
+        ddpm_cifar.main(["--mode", "eval", "--workdir", str(tmp_path / "run"),
+                         f"--config.inception_weights={missing}"])

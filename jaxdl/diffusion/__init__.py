@@ -27,6 +27,14 @@ from jaxdl.diffusion.frechet import (
     frechet_distance_from_features,
     frechet_distance_from_images,
 )
+from jaxdl.diffusion.inception_eval import (
+    fid_stats,
+    inception_features,
+    inception_report,
+    inception_score,
+    load_fid_stats,
+    save_fid_stats,
+)
 from jaxdl.diffusion.losses import (
     denoising_loss,
     diffusion_loss,
@@ -51,6 +59,12 @@ from jaxdl.diffusion.schedule import (
 )
 
 __all__ = [
+    "fid_stats",
+    "inception_features",
+    "inception_report",
+    "inception_score",
+    "load_fid_stats",
+    "save_fid_stats",
     "CondEps",
     "Schedule",
     "StepOutput",
