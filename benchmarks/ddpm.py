@@ -15,6 +15,7 @@ import json
 import resource
 import subprocess
 import sys
+import time
 
 
 def _jax(args) -> list[dict]:
@@ -29,9 +30,10 @@ def _jax(args) -> list[dict]:
     from jaxdl.models.unet import DDPMUNet
     from jaxdl.train import TrainState, make_train_step
 
-    model, schedule = DDPMUNet(dropout=0.0), diffusion.make_schedule("linear", 1000)
-    params = jax.jit(model.init)(jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 3)),
-                                 jnp.zeros((1,), jnp.int32))["params"]
+    model = DDPMUNet(dropout=0.0, fused_norm=not args.plain_norm)
+    schedule = diffusion.make_schedule("linear", 1000)
+    init = jax.jit(lambda k: model.init(k, jnp.zeros((1, 32, 32, 3)),
+                                        jnp.zeros((1,), jnp.int32))["params"])
     tx = optim.adam(2e-4)
 
     def apply(p, x, t, rng):
@@ -41,18 +43,30 @@ def _jax(args) -> list[dict]:
                    donate_argnums=0)
     out = []
     for b in args.batch_sizes:
-        fresh = jax.tree.map(jnp.copy, params)  # the step donates its state
-        holder = {"s": TrainState.create(params=fresh, tx=tx, rng=jax.random.PRNGKey(1))}
+        # A fresh state per batch size (the step donates it); no other copy of the params is
+        # kept, as in the PyTorch run where the model holds the only one.
+        holder = {"s": TrainState.create(params=init(jax.random.PRNGKey(0)), tx=tx,
+                                         rng=jax.random.PRNGKey(1))}
         batch = {"image": jax.random.uniform(jax.random.PRNGKey(2), (b, 32, 32, 3), minval=-1)}
-        flops = step.lower(holder["s"], batch).compile().cost_analysis().get("flops", 0.0)
+        t0 = time.perf_counter()
+        compiled = step.lower(holder["s"], batch).compile()
+        compile_s = time.perf_counter() - t0
+        flops = compiled.cost_analysis().get("flops", 0.0)
 
-        def run(holder=holder, batch=batch):
-            holder["s"], m = step(holder["s"], batch)
+        def run(holder=holder, batch=batch, compiled=compiled):
+            holder["s"], m = compiled(holder["s"], batch)
             return m
 
         st = time_fn(run, repeats=args.repeats, warmup=1)
         out.append(dict(bench=f"ddpm_train_step_b{b}", framework="jaxdl", **st,
-                        gflops_per_s=flops / st["median_s"] / 1e9))
+                        compile_s=compile_s, gflops_per_s=flops / st["median_s"] / 1e9))
+        del holder, run
+    params = init(jax.random.PRNGKey(0))
+    a = jax.random.normal(jax.random.PRNGKey(3), (2048, 2048))
+    matmul = jax.jit(lambda m: m @ m)
+    mm = time_fn(lambda: matmul(a), repeats=10)
+    out.append(dict(bench="matmul_peak_2048", framework="jaxdl", **mm,
+                    gflops_per_s=2 * 2048**3 / mm["median_s"] / 1e9))
     fwd = jax.jit(lambda p, x, t: model.apply({"params": p}, x, t))
     x, t = jnp.zeros((32, 32, 32, 3)), jnp.full((32,), 500, jnp.int32)
     out.append(dict(bench="ddpm_forward_b32", framework="jaxdl",
@@ -68,8 +82,6 @@ def _jax(args) -> list[dict]:
 
 
 def _torch(args) -> list[dict]:
-    import time
-
     import numpy as np
     import torch
     from diffusers import DDIMScheduler, UNet2DModel
@@ -108,6 +120,10 @@ def _torch(args) -> list[dict]:
         model.train()
         out.append(dict(bench=f"ddpm_train_step_b{b}", framework="torch",
                         **timed(train_step, args.repeats)))
+    a = torch.randn(2048, 2048)
+    mm = timed(lambda: a @ a, 10)
+    out.append(dict(bench="matmul_peak_2048", framework="torch", **mm,
+                    gflops_per_s=2 * 2048**3 / mm["median_s"] / 1e9))
     model.eval()
     x, t = torch.zeros(32, 3, 32, 32), torch.full((32,), 500)
     with torch.no_grad():
@@ -131,6 +147,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch_sizes", default="8,32")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--ddim", action="store_true", help="also time DDIM-50 sampling (slow)")
+    p.add_argument("--plain_norm", action="store_true",
+                   help="jaxdl with plain flax GroupNorm instead of the fused one")
     p.add_argument("--out", default=None)
     p.add_argument("--only", choices=("jaxdl", "torch"), default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -148,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     for fw in ("jaxdl", "torch"):
         cmd = [sys.executable, "-m", "benchmarks.ddpm", "--only", fw, "--batch_sizes",
                ",".join(map(str, args.batch_sizes)), "--repeats", str(args.repeats)]
+        cmd += ["--plain_norm"] if args.plain_norm else []
         proc = subprocess.run(cmd + (["--ddim"] if args.ddim else []), capture_output=True,
                               text=True)
         if proc.returncode:
@@ -159,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
                 results[(r["bench"], fw)] = rep.emit(**{**r, "bench": r["bench"]})
     for (bench, fw), r in sorted(results.items()):
         ref = results.get((bench, "torch"))
-        if fw == "jaxdl" and ref:
+        if fw == "jaxdl" and ref and not bench.startswith("matmul"):
             rep.emit(bench + "_ratio", jaxdl_over_torch=r["median_s"] / ref["median_s"],
                      jaxdl_peak_rss_gib=r["peak_rss_gib"], torch_peak_rss_gib=ref["peak_rss_gib"])
 

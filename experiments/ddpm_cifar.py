@@ -80,6 +80,11 @@ def _transforms(config):
 def make_sampler(config, model, schedule):
     """Jitted `(params, key, n) -> images in [-1, 1]` with the configured sampler."""
     size = (32, 32, config.channels)
+    if config.sampler not in ("ddpm", "ddim"):
+        raise ValueError(f"config.sampler must be 'ddpm' or 'ddim', got {config.sampler!r}")
+    if config.sampler == "ddpm" and config.sample_steps != config.num_timesteps:
+        raise ValueError(f"the DDPM ancestral sampler runs all T={config.num_timesteps} steps "
+                         f"(got --steps {config.sample_steps}); use --sampler ddim for fewer")
 
     def sample(params, key, n):
         eps_fn = lambda x, t: model.apply({"params": params}, x, t, train=False)  # noqa: E731
@@ -202,7 +207,8 @@ def _require_inception_weights(config) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     config, args = cli.parse(argv, get_config, name="ddpm_cifar", presets=PRESETS,
-                             modes=("train", "sample", "eval"))
+                             modes=("train", "sample", "eval"),
+                             aliases={"sampler": "sampler", "steps": "sample_steps"})
     cli.init_distributed(args)
     if args.mode == "train":
         fit(build(config, args.workdir), config, args.workdir)

@@ -93,8 +93,13 @@ def parse(
     name: str,
     presets: Sequence[str],
     modes: Sequence[str] = ("train",),
+    aliases: dict[str, str] | None = None,
 ) -> tuple[ml_collections.ConfigDict, argparse.Namespace]:
-    """Parses the shared flags; returns the config (preset + overrides) and the other flags."""
+    """Parses the shared flags; returns the config (preset + overrides) and the other flags.
+
+    aliases: short flags for config keys, e.g. {"steps": "sample_steps"} makes `--steps 50`
+    the same as `--config.sample_steps=50` (typed like the key; applied after overrides).
+    """
     parser = argparse.ArgumentParser(prog=f"python -m experiments.{name}")
     parser.add_argument("--preset", default=None, choices=list(presets),
                         help="named preset (default: the paper/full setting)")
@@ -107,9 +112,14 @@ def parse(
     parser.add_argument("--coordinator_address", default=None)
     parser.add_argument("--num_processes", type=int, default=None)
     parser.add_argument("--process_id", type=int, default=None)
+    for flag, key in (aliases or {}).items():
+        parser.add_argument(f"--{flag}", default=None, help=f"same as --config.{key}=VALUE")
     args, rest = parser.parse_known_args(argv)
     config = get_config(args.preset)
     apply_overrides(config, rest)
+    alias_overrides = [f"--config.{key}={getattr(args, flag)}"
+                       for flag, key in (aliases or {}).items() if getattr(args, flag) is not None]
+    apply_overrides(config, alias_overrides)
     if args.workdir is None:
         args.workdir = os.path.join("workdirs", f"{name}-{args.preset or 'full'}")
     if not hasattr(args, "mode"):

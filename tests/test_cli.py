@@ -44,3 +44,18 @@ def test_parse_preset_and_workdir():
     assert args.workdir.endswith("demo-quick") and args.mode == "train"
     with pytest.raises(SystemExit):
         parse(["--preset", "nope"], get_config, name="demo", presets=("quick",))
+
+
+def test_aliases_set_config_keys_with_their_types():
+    def get_config(preset):
+        c = ml_collections.ConfigDict()
+        c.sample_steps, c.sampler = 1000, "ddpm"
+        return c
+
+    config, _ = parse(["--steps", "50", "--sampler", "ddim"], get_config, name="x",
+                          presets=(), aliases={"steps": "sample_steps", "sampler": "sampler"})
+    assert config.sample_steps == 50 and isinstance(config.sample_steps, int)
+    assert config.sampler == "ddim"
+    with pytest.raises((ValueError, ConfigError), match="sample_steps"):
+        parse(["--steps", "many"], get_config, name="x", presets=(),
+                  aliases={"steps": "sample_steps"})
