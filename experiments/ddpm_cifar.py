@@ -51,12 +51,12 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c.inception_weights, c.fid_stats = "", ""
     if preset == "quick":
         c.dataset, c.channels, c.random_flip = "mnist5k", 1, False
-        c.total_steps, c.batch_size, c.learning_rate, c.warmup_steps = 1800, 32, 1e-3, 200
+        c.total_steps, c.batch_size, c.learning_rate, c.warmup_steps = 1900, 32, 1e-3, 200
         c.ema_decay, c.ema_warmup = 0.999, True
-        c.model = ml_collections.ConfigDict(dict(ch=16, ch_mult=(1, 2, 2), num_res_blocks=1,
+        c.model = ml_collections.ConfigDict(dict(ch=16, ch_mult=(1, 2, 2, 2), num_res_blocks=1,
                                                  attn_resolutions=(8,), dropout=0.0,
                                                  num_groups=8))
-        c.log_every, c.eval_every, c.checkpoint_every = 100, 1800, 300
+        c.log_every, c.eval_every, c.checkpoint_every = 100, 1900, 300
         c.sampler, c.sample_steps, c.eval_samples = "ddim", 50, 500
     elif preset not in (None, "paper"):
         raise ValueError(f"unknown preset {preset!r}; choose from {PRESETS}")
