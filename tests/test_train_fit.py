@@ -151,3 +151,29 @@ def test_two_process_multihost_equals_one_process(tmp_path):
     assert single.returncode == 0, single.stderr[-2000:]
     multi, one = load_params(tmp_path / "multi"), load_params(tmp_path / "single")
     chex.assert_trees_all_close(multi, one, atol=1e-6, rtol=1e-6)
+
+
+def test_checkpoint_from_other_architecture_is_refused_and_kept(tmp_path):
+    import dataclasses
+
+    import jax.numpy as jnp
+
+    from jaxdl.train.checkpoint import CheckpointError
+
+    wd = str(tmp_path / "run")
+    config = get_config(total_steps=5, checkpoint_every=5)
+    fit(build(config), config, wd)
+
+    def wider(rng):  # hidden width 48 instead of 32, plus an extra layer
+        dense = lambda i, o: {"kernel": jnp.zeros((i, o)), "bias": jnp.zeros((o,))}  # noqa: E731
+        return {"params": {"Dense_0": dense(64, 48), "Dense_1": dense(48, 10),
+                           "Dense_2": dense(10, 10)}}
+
+    task = dataclasses.replace(build(config), init_fn=wider)
+    with pytest.raises(CheckpointError, match=r"different model architecture.*not in the "
+                       r"checkpoint \(2\): Dense_2/bias, Dense_2/kernel.*shape differs.*"
+                       r"Dense_0/bias: checkpoint \(32,\), model \(48,\)"):
+        fit(task, get_config(total_steps=10, checkpoint_every=5), wd)
+    ckdir = os.path.join(wd, "checkpoints")
+    assert os.path.isdir(os.path.join(ckdir, "5"))
+    assert not os.path.exists(os.path.join(ckdir, "corrupt"))

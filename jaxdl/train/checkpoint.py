@@ -97,6 +97,40 @@ class Checkpointer:
             multihost_utils.sync_global_devices(f"jaxdl_quarantine_{step}")
         return dst
 
+    def _check_params_match(self, step: int, target: Any) -> None:
+        """Raise CheckpointError naming the differences when the checkpoint's params were written
+        by a different model (a readable checkpoint, not a damaged one: it is left in place)."""
+        try:
+            saved = dict(self._manager.item_metadata(step)["state"].tree).get("params")
+        except Exception:  # unreadable metadata: let the restore attempt decide (quarantine)
+            return
+        wanted = getattr(target, "params", None)
+        if saved is None or wanted is None:
+            return
+        have, want = _param_shapes(saved), _param_shapes(wanted)
+        missing = sorted(set(want) - set(have))
+        unexpected = sorted(set(have) - set(want))
+        differ = [
+            f"{k}: checkpoint {have[k]}, model {want[k]}"
+            for k in sorted(set(have) & set(want))
+            if have[k] != want[k]
+        ]
+        if missing or unexpected or differ:
+            parts = [
+                f"{name} ({len(items)}): {', '.join(items[:8])}{' ...' if len(items) > 8 else ''}"
+                for name, items in (
+                    ("not in the checkpoint", missing),
+                    ("not in the model", unexpected),
+                    ("shape differs", differ),
+                )
+                if items
+            ]
+            raise CheckpointError(
+                f"checkpoint at step {step} in {self.directory} was written by a different model "
+                f"architecture; {'; '.join(parts)}. Use a new --workdir, or the config that wrote "
+                "it (config.json in the workdir). The checkpoint was left untouched."
+            )
+
     def restore_latest(self, target: Any) -> tuple[int, Any, dict] | None:
         """Restores the newest loadable step as (step, state, data_state); None if no checkpoint.
 
@@ -104,6 +138,8 @@ class Checkpointer:
         """
         steps = self.all_steps()
         for step in reversed(steps):
+            if target is not None:
+                self._check_params_match(step, target)
             try:
                 state, data = self._restore_step(step, target)
             except Exception as e:  # orbax/tensorstore raise many types for damaged files
@@ -125,6 +161,15 @@ class Checkpointer:
                 f"the damaged ones were moved to {os.path.join(self.directory, 'corrupt')}"
             )
         return None
+
+
+def _param_shapes(tree: Any) -> dict[str, tuple[int, ...]]:
+    """'a/b/kernel' -> shape for every leaf of a (nested dict) params tree or its metadata."""
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {
+        "/".join(str(getattr(k, "key", getattr(k, "name", k))) for k in path): tuple(leaf.shape)
+        for path, leaf in flat
+    }
 
 
 def load_params(workdir: str, step: int | None = None, *, ema: bool = False) -> Any:
