@@ -103,6 +103,6 @@ def test_unet_fused_and_plain_norms_agree():
     def loss(model):
         return lambda p: jnp.mean(model.apply({"params": p}, x, t) ** 2)
 
-    (lf, gf), (lp, gp) = (jax.value_and_grad(loss(m))(params) for m in (fused, plain))
+    (lf, gf), (lp, gp) = (jax.jit(jax.value_and_grad(loss(m)))(params) for m in (fused, plain))
     chex.assert_trees_all_close(lf, lp, rtol=1e-5)
     chex.assert_trees_all_close(gf, gp, rtol=1e-4, atol=1e-5)
