@@ -181,20 +181,17 @@ def _inception_eval(config, workdir, x) -> dict:
     from jaxdl.convert import load_inception
     from jaxdl.diffusion import inception_eval as ie
 
-    _require_inception_weights(config)
     variables = load_inception(config.inception_weights)
     stats = config.fid_stats or os.path.join(workdir, "fid_stats_train.npz")
-    if not os.path.isfile(stats):
-        if config.fid_stats:
-            ie.load_fid_stats(stats)  # raises, naming the missing file
+    if not os.path.isfile(stats):  # no --config.fid_stats (checked in main): compute and cache
         src = _source(config, "train")
         real = np.stack([np.asarray(src[i]["image"], np.uint8) for i in range(len(src))])
         ie.save_fid_stats(stats, *ie.fid_stats(variables, real))
     return ie.inception_report(variables, images.to_uint8(x), real_stats=stats)
 
 
-def _require_inception_weights(config) -> None:
-    """Fail before sampling when RGB evaluation has no usable InceptionV3 weights file."""
+def _check_inception_inputs(config) -> None:
+    """Fail before sampling when RGB evaluation lacks its InceptionV3 weights or given stats."""
     from jaxdl.convert import FID_WEIGHTS_URL
 
     path = config.inception_weights
@@ -203,6 +200,10 @@ def _require_inception_weights(config) -> None:
             f"CIFAR-10 evaluation (FID/IS) needs InceptionV3 weights; --config.inception_weights="
             f"{path!r} is not a file. Use pytorch-fid's pt_inception-2015-12-05-6726825d.pth (or "
             f"a .safetensors copy) from {FID_WEIGHTS_URL}; see docs/fid_inception.md.")
+    if config.fid_stats and not os.path.isfile(config.fid_stats):
+        raise FileNotFoundError(
+            f"--config.fid_stats={config.fid_stats!r} is not a file: expected an .npz with 'mu' "
+            "and 'sigma', or leave it empty to compute the train split's statistics")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -215,7 +216,7 @@ def main(argv: list[str] | None = None) -> dict:
     # After training, MNIST presets are scored with the classifier; CIFAR-10 needs `--mode eval`.
     score = args.mode == "eval" or (args.mode == "train" and config.channels == 1)
     if score and config.channels != 1:
-        _require_inception_weights(config)
+        _check_inception_inputs(config)
     model, params = _params(config, args.workdir)
     n = config.eval_samples if score else config.num_samples
     x = write_samples(config, args.workdir, model, params, n)

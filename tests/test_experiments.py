@@ -55,3 +55,14 @@ def test_ddpm_cifar_eval_without_inception_weights_fails_before_sampling(tmp_pat
     with pytest.raises(FileNotFoundError, match="inception_weights.*pytorch-fid.*github"):
         ddpm_cifar.main(["--mode", "eval", "--workdir", str(tmp_path / "run"),
                          f"--config.inception_weights={missing}"])
+
+
+def test_ddpm_cifar_eval_with_missing_fid_stats_fails_before_sampling(tmp_path):
+    import pytest
+
+    weights = tmp_path / "pt_inception.safetensors"
+    weights.write_bytes(b"")  # existence is checked first; the file is never read here
+    with pytest.raises(FileNotFoundError, match="fid_stats.*not a file.*'mu' and 'sigma'"):
+        ddpm_cifar.main(["--mode", "eval", "--workdir", str(tmp_path / "run"),
+                         f"--config.inception_weights={weights}",
+                         f"--config.fid_stats={tmp_path / 'stats.npz'}"])

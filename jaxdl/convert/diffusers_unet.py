@@ -17,7 +17,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax.traverse_util import flatten_dict, unflatten_dict
 
-from jaxdl.convert.loading import find_weights_file, load_state_dict, to_numpy
+from jaxdl.convert.loading import (
+    find_weights_file,
+    listing,
+    load_state_dict,
+    to_numpy,
+    torch_to_flax,
+)
 from jaxdl.models.unet import DDPMUNet
 
 # jaxdl top-level module -> diffusers module; "{up}" is the diffusers up-block index.
@@ -139,10 +145,8 @@ def _num_levels(flat: Mapping[tuple[str, ...], Any]) -> int:
 
 
 def _to_flax(w: np.ndarray, expected_ndim: int) -> np.ndarray:
-    if w.ndim == 4:  # conv (out, in, kh, kw) -> (kh, kw, in, out); 1x1 conv -> Dense (in, out)
-        w = np.transpose(w, (2, 3, 1, 0))
-        return w[0, 0] if expected_ndim == 2 and w.shape[:2] == (1, 1) else w
-    return w.T if w.ndim == 2 else w
+    w = torch_to_flax(w)  # a 1x1 conv becomes a Dense (in, out)
+    return w[0, 0] if w.ndim == 4 and expected_ndim == 2 and w.shape[:2] == (1, 1) else w
 
 
 def _to_torch(w: np.ndarray, path: tuple[str, ...]) -> np.ndarray:
@@ -174,11 +178,6 @@ def _describe(m: DDPMUNet) -> str:
     )
 
 
-def _listing(names: list[str], limit: int = 20) -> str:
-    more = f" ... and {len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(sorted(names)[:limit]) + more
-
-
 def unet_params_from_diffusers(
     state_dict: Mapping[str, Any], model: DDPMUNet | None = None, image_size: int = 32
 ) -> dict[str, Any]:
@@ -199,9 +198,9 @@ def unet_params_from_diffusers(
     unexpected = [k for k in sd if k not in names]
     errors = []
     if missing:
-        errors.append(f"missing keys ({len(missing)}): {_listing(missing)}")
+        errors.append(f"missing keys ({len(missing)}): {listing(missing)}")
     if unexpected:
-        errors.append(f"unexpected keys ({len(unexpected)}): {_listing(unexpected)}")
+        errors.append(f"unexpected keys ({len(unexpected)}): {listing(unexpected)}")
     flat, mismatched = {}, []
     for name, path in names.items():
         if name not in sd:

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax.traverse_util import flatten_dict, unflatten_dict
 
-from jaxdl.convert.loading import load_state_dict, to_numpy
+from jaxdl.convert.loading import listing, load_state_dict, to_numpy, torch_to_flax
 from jaxdl.models.inception import FIDInceptionV3
 
 FID_WEIGHTS_URL = (
@@ -57,17 +57,6 @@ def _torch_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     return shape[::-1] if len(shape) == 2 else shape
 
 
-def _to_flax(w: np.ndarray) -> np.ndarray:
-    if w.ndim == 4:
-        return np.transpose(w, (2, 3, 1, 0))
-    return w.T if w.ndim == 2 else w
-
-
-def _listing(names: list[str], limit: int = 20) -> str:
-    more = f" ... and {len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(sorted(names)[:limit]) + more
-
-
 def inception_params_from_torch(state_dict: Mapping[str, Any]) -> dict[str, Any]:
     """pytorch-fid `fid_inception_v3()` state dict (numpy arrays or torch tensors) -> variables.
 
@@ -88,12 +77,12 @@ def inception_params_from_torch(state_dict: Mapping[str, Any]) -> dict[str, Any]
         if w.shape != want:
             mismatched.append(f"{name}: expected {want}, got {w.shape}")
             continue
-        flat[path] = _to_flax(w)
+        flat[path] = torch_to_flax(w)
     errors = []
     if missing:
-        errors.append(f"missing keys ({len(missing)}): {_listing(missing)}")
+        errors.append(f"missing keys ({len(missing)}): {listing(missing)}")
     if unexpected:
-        errors.append(f"unexpected keys ({len(unexpected)}): {_listing(unexpected)}")
+        errors.append(f"unexpected keys ({len(unexpected)}): {listing(unexpected)}")
     if mismatched:
         errors.append(f"shape mismatches ({len(mismatched)}): " + "; ".join(mismatched[:20]))
     if errors:

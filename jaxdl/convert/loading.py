@@ -27,6 +27,20 @@ def to_numpy(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
+def torch_to_flax(w: np.ndarray) -> np.ndarray:
+    """PyTorch layout -> flax: conv (out, in, kh, kw) -> (kh, kw, in, out); Linear (out, in) ->
+    Dense (in, out); vectors unchanged."""
+    if w.ndim == 4:
+        return np.transpose(w, (2, 3, 1, 0))
+    return w.T if w.ndim == 2 else w
+
+
+def listing(names: list[str], limit: int = 20) -> str:
+    """Sorted, comma-separated names for error messages, cut after `limit`."""
+    more = f" ... and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(sorted(names)[:limit]) + more
+
+
 def find_weights_file(folder: str | Path) -> Path:
     """The diffusers weights file in `folder`: the .safetensors one if present, else the .bin."""
     for name in _WEIGHT_NAMES:

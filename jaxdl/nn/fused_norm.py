@@ -63,8 +63,7 @@ def group_norm(
 ) -> jax.Array:
     """GroupNorm over contiguous channel groups of channels-last x (N, ..., C), then SiLU if
     `silu`. scale, bias: (C,). Returns x's shape and dtype."""
-    _, _, a, b = _coefficients(x, scale, bias, num_groups, eps)
-    return _apply(x, a, b, silu)[1].astype(x.dtype)
+    return _fwd(x, scale, bias, num_groups, eps, silu)[0]
 
 
 def _fwd(x, scale, bias, num_groups, eps, silu):

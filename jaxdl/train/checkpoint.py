@@ -19,6 +19,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxdl.optim.rules import path_str
+
 log = logging.getLogger(__name__)
 
 
@@ -166,10 +168,7 @@ class Checkpointer:
 def _param_shapes(tree: Any) -> dict[str, tuple[int, ...]]:
     """'a/b/kernel' -> shape for every leaf of a (nested dict) params tree or its metadata."""
     flat = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {
-        "/".join(str(getattr(k, "key", getattr(k, "name", k))) for k in path): tuple(leaf.shape)
-        for path, leaf in flat
-    }
+    return {path_str(path): tuple(leaf.shape) for path, leaf in flat}
 
 
 def load_params(workdir: str, step: int | None = None, *, ema: bool = False) -> Any:
