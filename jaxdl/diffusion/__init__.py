@@ -1,7 +1,8 @@
 """Diffusion core as separate pure pieces: schedule, forward process, loss, samplers.
 
 Ho et al. 2020 (DDPM), Song et al. 2021 (DDIM), Nichol & Dhariwal 2021 (cosine schedule).
-SPEC: DIF-1..DIF-5. See docs/diffusion.md.
+SPEC: DIF-1..DIF-5. See docs/diffusion.md. Sample quality (FID, IS, classifier scores) lives in
+`jaxdl.metrics.generative`, shared with GANs.
 """
 
 from jaxdl.diffusion.conditional import (
@@ -19,21 +20,6 @@ from jaxdl.diffusion.forward import (
     q_sample,
     split_prediction,
     velocity,
-)
-from jaxdl.diffusion.frechet import (
-    extract_features,
-    feature_statistics,
-    frechet_distance,
-    frechet_distance_from_features,
-    frechet_distance_from_images,
-)
-from jaxdl.diffusion.inception_eval import (
-    fid_stats,
-    inception_features,
-    inception_report,
-    inception_score,
-    load_fid_stats,
-    save_fid_stats,
 )
 from jaxdl.diffusion.losses import (
     denoising_loss,
@@ -59,12 +45,6 @@ from jaxdl.diffusion.schedule import (
 )
 
 __all__ = [
-    "fid_stats",
-    "inception_features",
-    "inception_report",
-    "inception_score",
-    "load_fid_stats",
-    "save_fid_stats",
     "CondEps",
     "Schedule",
     "StepOutput",
@@ -78,11 +58,6 @@ __all__ = [
     "ddpm_step",
     "denoising_loss",
     "diffusion_loss",
-    "extract_features",
-    "feature_statistics",
-    "frechet_distance",
-    "frechet_distance_from_features",
-    "frechet_distance_from_images",
     "linear_betas",
     "make_loss_fn",
     "make_schedule",

@@ -1,7 +1,9 @@
 """Metrics: jit-able functions and streaming states (init / update / merge / compute).
 
 SPEC: SEG-1 (segmentation), RES-5 (image quality), SEQ-5 (classification). See
-docs/losses_metrics.md for the reference each is tested against.
+docs/losses_metrics.md for the reference each is tested against. Generative-model metrics (FID,
+Inception Score, classifier scores; SPEC DIF-6) are the subpackage `jaxdl.metrics.generative`,
+imported on its own so that this package does not load InceptionV3 or the data sources.
 """
 
 from jaxdl.metrics import streaming

@@ -42,7 +42,8 @@ class FIDInceptionV3(nn.Module):
     Input: (N, 299, 299, 3) float in [-1, 1] (see `preprocess`). Returns (pool3, logits):
     pool3 (N, 2048), the global average of Mixed_7c that FID uses; logits (N, 1008) = fc(pool3).
     The original Inception Score code uses pool3 @ fc.weight without the bias (torch-fidelity's
-    `logits_unbiased`); `jaxdl.diffusion.inception_eval` does that. Other sizes >= 75x75 run too.
+    `logits_unbiased`); `jaxdl.metrics.generative.inception` does that. Other sizes >= 75x75
+    run too.
     `precision` is the conv/dense matmul precision; "highest" keeps float32 on TPU/GPU (TF32
     would move the features by ~1e-3).
     """

@@ -1,11 +1,12 @@
 """FID and Inception Score with pytorch-fid's InceptionV3 (`jaxdl.models.inception`). SPEC: DIF-6.
 
-FID (Heusel et al. 2017): Fréchet distance (`jaxdl.diffusion.frechet`) between Gaussians fitted
-to pool3 features, as pytorch-fid. Inception Score (Salimans et al. 2016): as the original
-OpenAI code (and torch-fidelity): softmax over the 1008 logits pool3 @ fc.weight (no bias),
-then per split exp(mean KL(p(y|x) || p(y))), and the mean and std over splits. DDPM on CIFAR-10
-(Ho et al. 2020): FID 3.17, IS 9.46 on 50k samples. Reference statistics are `.npz` files with
-`mu` and `sigma` (pytorch-fid's `--save-stats` format). Weights and usage: docs/fid_inception.md.
+FID (Heusel et al. 2017, arXiv:1706.08500): Fréchet distance
+(`jaxdl.metrics.generative.frechet`) between Gaussians fitted to pool3 features, as pytorch-fid.
+Inception Score (Salimans et al. 2016, arXiv:1606.03498): as the original OpenAI code (and
+torch-fidelity): softmax over the 1008 logits pool3 @ fc.weight (no bias), then per split
+exp(mean KL(p(y|x) || p(y))), and the mean and std over splits. DDPM on CIFAR-10 (Ho et al. 2020):
+FID 3.17, IS 9.46 on 50k samples. Reference statistics are `.npz` files with `mu` and `sigma`
+(pytorch-fid's `--save-stats` format). Weights and usage: docs/fid_inception.md.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxdl.diffusion.frechet import feature_statistics, frechet_distance
+from jaxdl.metrics.generative.frechet import feature_statistics, frechet_distance
 from jaxdl.models.inception import FIDInceptionV3, preprocess
 
 
@@ -106,7 +107,7 @@ def load_fid_stats(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     if not path.is_file():
         raise FileNotFoundError(
             f"no FID statistics file at {path}: expected an .npz with keys 'mu' and 'sigma' "
-            "(pytorch-fid --save-stats, or jaxdl.diffusion.inception_eval.save_fid_stats)"
+            "(pytorch-fid --save-stats, or jaxdl.metrics.generative.save_fid_stats)"
         )
     with np.load(path, allow_pickle=False) as data:
         missing = [k for k in ("mu", "sigma") if k not in data.files]

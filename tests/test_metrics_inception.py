@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from flax.traverse_util import flatten_dict, unflatten_dict
 
-from jaxdl.diffusion.inception_eval import (
+from jaxdl.metrics.generative.inception import (
     fid_stats,
     inception_features,
     inception_report,
@@ -100,7 +100,7 @@ def random_variables():
 
 
 def test_inception_report_end_to_end(random_variables, tmp_path, monkeypatch):
-    import jaxdl.diffusion.inception_eval as ie
+    import jaxdl.metrics.generative.inception as ie
 
     rng = np.random.default_rng(1)
     samples = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
@@ -115,7 +115,7 @@ def test_inception_report_end_to_end(random_variables, tmp_path, monkeypatch):
     sample_feats, sample_logits = inception_features(random_variables, samples, batch_size=4)
 
     # scipy's sqrtm of a 2048x2048 matrix takes ~30 s on 2 cores; frechet_distance itself is
-    # tested in test_diffusion_frechet.py. Here: the right statistics reach it, its value is
+    # tested in test_metrics_frechet.py. Here: the right statistics reach it, its value is
     # reported.
     calls = []
 

@@ -1,8 +1,10 @@
-"""Fréchet distance between Gaussians fitted to features (FID with an Inception extractor).
+"""Fréchet distance between Gaussians fitted to features, and the features' statistics.
 
-Heusel et al. 2017; computed exactly as pytorch-fid's `calculate_frechet_distance` (float64 NumPy,
-`scipy.linalg.sqrtm`). The feature extractor is any function images -> (n, d). Used to evaluate
-DIF-6 (FID 3.17 with Inception pool3 features). scipy is imported lazily (a dev dependency).
+FID (Heusel et al. 2017, arXiv:1706.08500) is this distance on Inception pool3 features
+(`jaxdl.metrics.generative.inception`); with a classifier's features it scores MNIST-like samples
+(`jaxdl.metrics.generative.classifier`). Computed exactly as pytorch-fid's
+`calculate_frechet_distance` (float64 NumPy, `scipy.linalg.sqrtm`). The feature extractor is any
+function images -> (n, d). SPEC: DIF-6 (FID 3.17). scipy is imported lazily (a dev dependency).
 """
 
 from __future__ import annotations
