@@ -29,11 +29,11 @@ def make_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2) -> np.n
     return grid
 
 
-def save_grid(images: np.ndarray, path: str, nrow: int | None = None) -> str:
+def save_grid(images: np.ndarray, path: str, nrow: int | None = None, pad: int = 2) -> str:
     """Writes uint8 NHWC `images` as a PNG grid; returns the path."""
     from PIL import Image
 
-    grid = make_grid(images, nrow)
+    grid = make_grid(images, nrow, pad)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(path)
     return path

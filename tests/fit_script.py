@@ -28,23 +28,24 @@ class MLP(nn.Module):
         return nn.Dense(10)(x)
 
 
-def get_config(**overrides):
-    c = ml_collections.ConfigDict(dict(
-        seed=3, total_steps=30, batch_size=16, log_every=5, eval_every=0, checkpoint_every=5,
+def get_config(**train_overrides):
+    c = ml_collections.ConfigDict(dict(seed=3, train=dict(
+        total_steps=30, batch_size=16, log_every=5, eval_every=0, checkpoint_every=5,
         keep_checkpoints=10, parallel="jit", ema_decay=0.9,
-    ))
-    c.update(overrides)
+    )))
+    c.train.update(train_overrides)
     return c
 
 
-def build(config, evaluators=(), loss_scale=1.0, process_index=None, process_count=None):
+def build(config, evaluators=(), loss_scale=1.0, process_index=None, process_count=None,
+          init_fn=None):
     from jaxdl import data
-    from jaxdl.train import Task
+    from jaxdl.train import Task, step_options, supervised
 
     model = MLP()
     train = data.make_pipeline(
         data.digits("train"), [data.RandomFlip(), data.ScaleToSymmetric()],
-        global_batch_size=config.batch_size, seed=config.seed,
+        global_batch_size=config.train.batch_size, seed=config.seed,
         process_index=process_index, process_count=process_count,
     )
 
@@ -54,10 +55,12 @@ def build(config, evaluators=(), loss_scale=1.0, process_index=None, process_cou
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
         return loss * loss_scale, {}
 
-    def init_fn(rng):
+    def default_init(rng):
         return model.init(rng, jnp.zeros((1, 8, 8, 1)))["params"]
 
-    return Task(init_fn, loss_fn, optax.adam(3e-3), train, evaluators=list(evaluators))
+    init_state, train_step = supervised(loss_fn, optax.adam(3e-3), init_fn=init_fn or default_init,
+                                        **step_options(config.train))
+    return Task(init_state, train_step, train, evaluators=list(evaluators))
 
 
 def main():

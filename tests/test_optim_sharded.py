@@ -12,7 +12,7 @@ import optax
 from absl.testing import parameterized
 
 import jaxdl.optim as jo
-from jaxdl.train import JitBackend, TrainState, make_train_step
+from jaxdl.train import JitBackend, supervised
 
 
 def init_params():
@@ -60,12 +60,10 @@ class ShardedStepTest(parameterized.TestCase):
         assert jax.device_count() == 8
         params = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), init_params())
         tx = make_tx()
-        step = make_train_step(loss_fn, tx)
+        init_state, step = supervised(loss_fn, tx, init_fn=lambda rng: params)
 
         def init():
-            return TrainState.create(
-                params=params, tx=tx, rng=jax.random.key_data(jax.random.key(0))
-            )
+            return init_state(jax.random.key_data(jax.random.key(0)))
 
         backend = JitBackend(rules)
         sharded_state = backend.init_state(init)

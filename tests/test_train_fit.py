@@ -37,7 +37,7 @@ def test_outputs_and_load_params(tmp_path):
     assert sorted(os.listdir(wd)) == ["checkpoints", "config.json", "metrics.jsonl", "tensorboard"]
     assert glob.glob(os.path.join(wd, "tensorboard", "events.out.tfevents.*"))
     with open(os.path.join(wd, "config.json")) as f:
-        assert json.load(f)["total_steps"] == 10
+        assert json.load(f)["train"]["total_steps"] == 10
     records = read_metrics(wd)
     assert [r["step"] for r in records if "loss" in r] == [5, 10]
     assert any(r.get("eval/x") == 1.5 for r in records)
@@ -71,8 +71,7 @@ def test_nonfinite_steps_skipped_when_configured(tmp_path):
     wd = str(tmp_path / "skip")
     state = fit(build(config, loss_scale=float("inf")), config, wd)
     assert int(state.step) == 6
-    task = build(config)
-    init_params = task.init_fn(jax.random.split(jax.random.PRNGKey(config.seed))[0])
+    init_params = build(config).init_state(jax.random.PRNGKey(config.seed)).params
     chex.assert_trees_all_equal(state.params, init_params)
     skipped = sum(r.get("skipped_steps", 0) for r in read_metrics(wd))
     assert skipped == 6
@@ -154,8 +153,6 @@ def test_two_process_multihost_equals_one_process(tmp_path):
 
 
 def test_checkpoint_from_other_architecture_is_refused_and_kept(tmp_path):
-    import dataclasses
-
     import jax.numpy as jnp
 
     from jaxdl.train.checkpoint import CheckpointError
@@ -169,10 +166,10 @@ def test_checkpoint_from_other_architecture_is_refused_and_kept(tmp_path):
         return {"params": {"Dense_0": dense(64, 48), "Dense_1": dense(48, 10),
                            "Dense_2": dense(10, 10)}}
 
-    task = dataclasses.replace(build(config), init_fn=wider)
+    task = build(config, init_fn=wider)
     with pytest.raises(CheckpointError, match=r"different model architecture.*not in the "
-                       r"checkpoint \(2\): Dense_2/bias, Dense_2/kernel.*shape differs.*"
-                       r"Dense_0/bias: checkpoint \(32,\), model \(48,\)"):
+                       r"checkpoint \(\d+\): params/Dense_2/bias, params/Dense_2/kernel.*shape "
+                       r"differs.*params/Dense_0/bias: checkpoint \(32,\), model \(48,\)"):
         fit(task, get_config(total_steps=10, checkpoint_every=5), wd)
     ckdir = os.path.join(wd, "checkpoints")
     assert os.path.isdir(os.path.join(ckdir, "5"))

@@ -8,7 +8,7 @@ import optax
 import pytest
 from jax.sharding import PartitionSpec as P
 
-from jaxdl.train import JitBackend, PmapBackend, TrainState, make_mesh, make_train_step
+from jaxdl.train import JitBackend, PmapBackend, make_mesh, supervised
 from jaxdl.train.sharding import tree_shardings
 
 
@@ -36,8 +36,11 @@ TX = optax.adam(1e-2)
 
 
 def _init_state_fn():
-    return TrainState.create(params=init_fn(jax.random.PRNGKey(0)), tx=TX,
-                             rng=jax.random.PRNGKey(1))
+    return supervised(loss_fn, TX, init_fn=init_fn)[0](jax.random.PRNGKey(0))
+
+
+def make_train_step(loss, tx, **kwargs):
+    return supervised(loss, tx, init_fn=init_fn, **kwargs)[1]
 
 
 def run_single(data):
@@ -51,7 +54,7 @@ def run_single(data):
 def run_backend(backend, data, step_kwargs=None):
     state = backend.init_state(_init_state_fn)
     step = backend.compile_step(
-        make_train_step(loss_fn, TX, axis_name=backend.axis_name, **(step_kwargs or {}))
+        make_train_step(loss_fn, TX, **(step_kwargs or {}))
     )
     for b in data:
         state, metrics = step(state, backend.put_batch(b))

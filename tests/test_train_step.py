@@ -1,4 +1,5 @@
-"""The pure train step: accumulation, clipping, EMA, bf16 compute, NaN skipping, mutables."""
+"""The supervised step: accumulation, clipping, EMA, bf16 compute, NaN skipping, mutables,
+per-device randomness under pmap."""
 
 import chex
 import jax
@@ -8,7 +9,7 @@ import optax
 import pytest
 from absl.testing import parameterized
 
-from jaxdl.train import TrainState, make_train_step
+from jaxdl.train import PmapBackend, supervised
 
 
 def _problem(seed=0, batch=16):
@@ -26,8 +27,16 @@ def loss_fn(params, batch, rng):
     return jnp.mean(err.astype(jnp.float32) ** 2), {"mae": jnp.mean(jnp.abs(err))}
 
 
-def _state(params, tx, ema=False):
-    return TrainState.create(params=params, tx=tx, rng=jax.random.PRNGKey(0), ema=ema)
+def make_train_step(loss, tx, **kwargs):
+    """The step of `supervised` (its state comes from `_state`)."""
+    return supervised(loss, tx, init_fn=None, **kwargs)[1]
+
+
+def _state(params, tx, ema=False, mutable=None):
+    init = {"params": params, **mutable} if mutable else params
+    init_state, _ = supervised(loss_fn, tx, init_fn=lambda rng: init,
+                               ema_decay=0.5 if ema else None)
+    return init_state(jax.random.PRNGKey(0))
 
 
 class StepTest(chex.TestCase):
@@ -130,8 +139,7 @@ class StepTest(chex.TestCase):
             stats = {"count": mutable["stats"]["count"] + b["x"].shape[0]}
             return loss, (aux, {"stats": stats})
 
-        state = TrainState.create(params=params, tx=tx, rng=jax.random.PRNGKey(0),
-                                  mutable={"stats": {"count": jnp.zeros(())}})
+        state = _state(params, tx, mutable={"stats": {"count": jnp.zeros(())}})
         step = jax.jit(make_train_step(loss_with_stats, tx, has_mutable=True, accum_steps=2))
         for _ in range(3):
             state, _ = step(state, batch)
@@ -157,3 +165,26 @@ class StepTest(chex.TestCase):
             make_train_step(loss_fn, optax.sgd(0.1), accum_steps=0)
         with pytest.raises(ValueError, match="ema_decay"):
             make_train_step(loss_fn, optax.sgd(0.1), ema_decay=1.5)
+
+
+def test_pmap_dropout_masks_differ_across_devices():
+    """Under pmap every device draws its own mask (the device index is folded into the key).
+
+    The loss is sum(mask * w), so each device's gradient is its mask and the pmean-ed gradient
+    the average mask: all in {0, 1} if every device drew the same mask, fractional otherwise.
+    """
+    n = jax.local_device_count()
+    assert n == 8
+    params = {"w": jnp.zeros((4, 6), jnp.float32)}
+
+    def masked(p, b, rng):
+        keep = jax.random.bernoulli(rng, 0.5, p["w"].shape).astype(jnp.float32)
+        return jnp.sum(keep * p["w"]) + 0.0 * jnp.sum(b["x"]), {}
+
+    backend = PmapBackend()
+    init_state, step = supervised(masked, optax.sgd(1.0), init_fn=lambda rng: params)
+    state = backend.init_state(lambda: init_state(jax.random.PRNGKey(0)))
+    state, _ = backend.compile_step(step)(state, backend.put_batch({"x": np.ones((n, 2))}))
+    mean_mask = -np.asarray(backend.to_checkpoint(state).params["w"])
+    assert ((mean_mask > 0) & (mean_mask < 1)).any(), mean_mask
+    assert 0.3 < mean_mask.mean() < 0.7

@@ -99,22 +99,21 @@ class Checkpointer:
             multihost_utils.sync_global_devices(f"jaxdl_quarantine_{step}")
         return dst
 
-    def _check_params_match(self, step: int, target: Any) -> None:
-        """Raise CheckpointError naming the differences when the checkpoint's params were written
-        by a different model (a readable checkpoint, not a damaged one: it is left in place)."""
+    def _check_same_form(self, step: int, target: Any) -> None:
+        """Raise CheckpointError naming the differences when the checkpoint's state was written by
+        a different model or optimizer (a readable checkpoint, not a damaged one: it is left in
+        place)."""
         try:
-            saved = dict(self._manager.item_metadata(step)["state"].tree).get("params")
+            saved = self._manager.item_metadata(step)["state"].tree
         except Exception:  # unreadable metadata: let the restore attempt decide (quarantine)
             return
-        wanted = getattr(target, "params", None)
-        if saved is None or wanted is None:
-            return
-        have, want = _param_shapes(saved), _param_shapes(wanted)
-        missing = sorted(set(want) - set(have))
-        unexpected = sorted(set(have) - set(want))
+        have, want = _leaf_shapes(saved), _leaf_shapes(target)
+        order = lambda paths: sorted(paths, key=lambda p: (len(p), p))  # params before moments  # noqa: E731
+        missing = order(set(want) - set(have))
+        unexpected = order(set(have) - set(want))
         differ = [
             f"{k}: checkpoint {have[k]}, model {want[k]}"
-            for k in sorted(set(have) & set(want))
+            for k in order(set(have) & set(want))
             if have[k] != want[k]
         ]
         if missing or unexpected or differ:
@@ -129,8 +128,9 @@ class Checkpointer:
             ]
             raise CheckpointError(
                 f"checkpoint at step {step} in {self.directory} was written by a different model "
-                f"architecture; {'; '.join(parts)}. Use a new --workdir, or the config that wrote "
-                "it (config.json in the workdir). The checkpoint was left untouched."
+                f"architecture or optimizer; {'; '.join(parts)}. Use a new --workdir, or the "
+                "config that wrote it (config.json in the workdir). The checkpoint was left "
+                "untouched."
             )
 
     def restore_latest(self, target: Any) -> tuple[int, Any, dict] | None:
@@ -141,7 +141,7 @@ class Checkpointer:
         steps = self.all_steps()
         for step in reversed(steps):
             if target is not None:
-                self._check_params_match(step, target)
+                self._check_same_form(step, target)
             try:
                 state, data = self._restore_step(step, target)
             except Exception as e:  # orbax/tensorstore raise many types for damaged files
@@ -165,16 +165,19 @@ class Checkpointer:
         return None
 
 
-def _param_shapes(tree: Any) -> dict[str, tuple[int, ...]]:
-    """'a/b/kernel' -> shape for every leaf of a (nested dict) params tree or its metadata."""
-    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {path_str(path): tuple(leaf.shape) for path, leaf in flat}
+def _leaf_shapes(tree: Any) -> dict[str, tuple[int, ...]]:
+    """'params/a/kernel' -> shape for every array leaf of a state, its abstract form or its
+    checkpoint metadata."""
+    flat = jax.tree_util.tree_flatten_with_path(tree, is_leaf=lambda x: hasattr(x, "shape"))[0]
+    return {path_str(path): tuple(leaf.shape) for path, leaf in flat if hasattr(leaf, "shape")}
 
 
-def load_params(workdir: str, step: int | None = None, *, ema: bool = False) -> Any:
+def load_params(workdir: str, step: int | None = None, *, ema: bool = False,
+                key: str | None = None) -> Any:
     """Saved params of a run (latest step by default) as a pytree of numpy arrays.
 
-    ema=True returns the EMA params instead (error if the run kept none).
+    ema=True returns the EMA params (`ema_params`) instead; `key` picks any part of the saved
+    state by its '/'-path, e.g. "g/params" or "g_ema" of an adversarial run.
     """
     directory = os.path.join(workdir, "checkpoints")
     if not os.path.isdir(directory):
@@ -190,7 +193,11 @@ def load_params(workdir: str, step: int | None = None, *, ema: bool = False) -> 
         state, _ = ckpt._restore_step(step, None)
     finally:
         ckpt.close()
-    key = "ema_params" if ema else "params"
-    if state.get(key) is None:
-        raise KeyError(f"checkpoint at step {step} has no {key!r}")
-    return jax.tree.map(np.asarray, state[key])
+    key = key or ("ema_params" if ema else "params")
+    node = state
+    for part in key.split("/"):
+        if not isinstance(node, dict) or node.get(part) is None:
+            have = sorted(node) if isinstance(node, dict) else []
+            raise KeyError(f"checkpoint at step {step} has no {key!r} (at {part!r}: have {have})")
+        node = node[part]
+    return jax.tree.map(np.asarray, node)

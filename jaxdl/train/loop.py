@@ -1,70 +1,37 @@
 """The one generic training loop: init -> shard -> restore -> step / log / checkpoint / eval.
 
-Anchor: big_vision `train.py` (start-up order, auto-resume). Every experiment calls `fit`.
+`fit` knows nothing of params, optimizers or EMA: the task's `init_state` and pure `train_step`
+own them (`jaxdl.train.supervised`, `adversarial`, or a family's own step). Anchor: big_vision
+`train.py` (start-up order, auto-resume). Every experiment calls `fit`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jax
 import numpy as np
-import optax
 from tqdm.auto import tqdm
 
 from jaxdl.train.checkpoint import Checkpointer
 from jaxdl.train.config import TrainConfig
 from jaxdl.train.parallel import make_backend
-from jaxdl.train.state import TrainState, split_variables
-from jaxdl.train.step import LossFn, make_train_step
-from jaxdl.train.writers import MetricWriter
+from jaxdl.train.preemption import PreemptionWatch, Preempted
+from jaxdl.train.task import Evaluator, Task, check_step
+from jaxdl.train.writers import MetricWriter, is_image
 
 log = logging.getLogger(__name__)
 
-Evaluator = Callable[[TrainState], Iterable[tuple[str, Any]]]
-
 
 class NonFiniteLossError(FloatingPointError):
-    """The loss or gradient norm became NaN/Inf (and `skip_nonfinite` is off)."""
-
-
-class Preempted(SystemExit):
-    """Raised after SIGTERM once a checkpoint is written; exits the process with code 143."""
-
-    def __init__(self, step: int):
-        super().__init__(143)
-        self.step = step
-
-
-@dataclasses.dataclass
-class Task:
-    """What an experiment's `build(config)` returns for `fit`.
-
-    init_fn: rng -> params, or Flax variables {"params": ..., "batch_stats": ...}.
-    loss_fn: see `make_train_step` (with `has_mutable=True` it also receives/returns the
-      non-param collections).
-    train_data: a grain dataset (or any iterable) of this process's batches (dicts of numpy
-      arrays); a grain iterator's state is checkpointed and restored.
-    evaluators: callables `state -> iterable of (name, value)`, run every `eval_every` steps and
-      at the end.
-    """
-
-    init_fn: Callable[[jax.Array], Any]
-    loss_fn: LossFn
-    tx: optax.GradientTransformation
-    train_data: Iterable[Any]
-    evaluators: Sequence[Evaluator] = ()
-    has_mutable: bool = False
+    """A step's loss or gradient norm became NaN/Inf and the step did not skip it."""
 
 
 def save_config(workdir: str, config: Any) -> None:
@@ -79,8 +46,8 @@ def save_config(workdir: str, config: Any) -> None:
     path = os.path.join(workdir, "config.json")
     if os.path.exists(path):
         with open(path) as f:
-            old = json.load(f)
-        new = json.loads(text)
+            old = _flatten(json.load(f))
+        new = _flatten(json.loads(text))
         changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         if changed:
             print(f"WARNING: config differs from the saved run in keys {changed}", flush=True)
@@ -88,60 +55,46 @@ def save_config(workdir: str, config: Any) -> None:
         f.write(text + "\n")
 
 
-class _SigtermFlag:
-    """Records SIGTERM so the loop can checkpoint and exit cleanly (main thread only)."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        self.requested = True
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
-def fit(task: Task, config: Any, workdir: str) -> TrainState:
-    """Trains `task` for `config.total_steps` steps in `workdir`, resuming if it has checkpoints.
+def fit(task: Task, config: Any, workdir: str) -> Any:
+    """Trains `task` for `config.train.total_steps` steps in `workdir`, resuming if it has
+    checkpoints.
 
-    Writes `config.json`, `metrics.jsonl`, TensorBoard events and `checkpoints/`. Returns the
+    Reads `config.seed` and the loop keys of `config.train` (`jaxdl.train.TrainConfig`). Writes
+    `config.json`, `metrics.jsonl`, TensorBoard events, `images/` and `checkpoints/`. Returns the
     final state (unreplicated; sharded as configured for the jit backend).
     """
     tc = TrainConfig.from_config(config)
     backend = make_backend(tc.parallel, tc.sharding)
     if tc.parallel == "pmap" and jax.process_count() > 1:
         raise ValueError("parallel='pmap' runs on one host; use parallel='jit' on several hosts")
-    global_devices = jax.device_count()
-    if tc.batch_size % (global_devices * tc.accum_steps):
+    if tc.batch_size % jax.device_count():
         raise ValueError(
-            f"config.batch_size={tc.batch_size} must be divisible by the number of devices "
-            f"({global_devices}) times accum_steps ({tc.accum_steps})"
+            f"config.train.batch_size={tc.batch_size} must be divisible by the number of "
+            f"devices ({jax.device_count()})"
         )
     os.makedirs(workdir, exist_ok=True)
     save_config(workdir, config)
 
-    init_rng, state_rng = jax.random.split(jax.random.PRNGKey(tc.seed))
-
     def init_state_fn():
-        params, mutable = split_variables(task.init_fn(init_rng))
-        return TrainState.create(
-            params=params, tx=task.tx, rng=state_rng, mutable=mutable,
-            ema=tc.ema_decay is not None,
-        )
+        return task.init_state(jax.random.PRNGKey(tc.seed))
 
     ckpt = Checkpointer(
         os.path.join(workdir, "checkpoints"), keep=tc.keep_checkpoints,
         async_save=tc.async_checkpoint,
     )
     data_iter = iter(task.train_data)
-    restored = ckpt.restore_latest(backend.abstract_state(init_state_fn))
+    abstract = backend.abstract_state(init_state_fn)
+    restored = ckpt.restore_latest(abstract)
     if restored is not None:
         step, state, data_state = restored
         state = backend.from_checkpoint(state)
@@ -151,19 +104,20 @@ def fit(task: Task, config: Any, workdir: str) -> TrainState:
     else:
         step, state = 0, backend.init_state(init_state_fn)
 
-    train_step = backend.compile_step(
-        make_train_step(
-            task.loss_fn, task.tx, accum_steps=tc.accum_steps, clip_norm=tc.clip_norm,
-            ema_decay=tc.ema_decay, ema_warmup=tc.ema_warmup, compute_dtype=tc.dtype,
-            skip_nonfinite=tc.skip_nonfinite,
-            has_mutable=task.has_mutable, axis_name=backend.axis_name,
-        )
-    )
     writer = MetricWriter(workdir)
     runner = _Runner(tc, backend, ckpt, writer, data_iter)
+    checked = [False]
+
+    def train_step(state, batch):
+        if not checked[0]:  # before the first real step, so no work is lost
+            check_step(task.train_step, abstract, batch)
+            checked[0] = True
+        return compiled(state, backend.put_batch(batch))
+
+    compiled = backend.compile_step(task.train_step)
     try:
-        with _SigtermFlag() as sigterm:
-            state = runner.run(state, step, train_step, task.evaluators, sigterm)
+        with PreemptionWatch() as preemption:
+            state = runner.run(state, step, train_step, task.evaluators, preemption)
     finally:
         ckpt.close()
         writer.close()
@@ -186,16 +140,17 @@ class _Runner:
         while len(self.pending) > keep:
             step, metrics = self.pending.popleft()
             host = self.backend.metrics_to_host(metrics)
-            if int(host.pop("nonfinite")):
-                if not self.tc.skip_nonfinite:
-                    raise NonFiniteLossError(
-                        f"non-finite loss or gradient at step {step} (loss={float(host['loss'])}, "
-                        f"grad_norm={float(host['grad_norm'])}); the last checkpoint is kept. "
-                        "Set config.skip_nonfinite=True to skip such steps instead."
-                    )
+            nonfinite = int(host.pop("nonfinite", 0))
+            if int(host.pop("skipped", 0)):
                 self.skipped += 1
                 log.warning("skipped non-finite step %d", step)
                 continue
+            if nonfinite:
+                values = ", ".join(f"{k}={float(v):.4g}" for k, v in host.items())
+                raise NonFiniteLossError(
+                    f"non-finite loss or gradient at step {step} ({values}); the last checkpoint "
+                    "is kept. Set config.train.skip_nonfinite=True to skip such steps instead."
+                )
             for k, v in host.items():
                 self.sums[k] = self.sums.get(k, 0.0) + float(v)
             self.count += 1
@@ -208,7 +163,7 @@ class _Runner:
         self.ckpt.save(step, self.backend.to_checkpoint(state), data)
         self.last_saved = step
 
-    def run(self, state, step, train_step, evaluators, sigterm) -> Any:
+    def run(self, state, step, train_step, evaluators, preemption) -> Any:
         tc = self.tc
         first_step = step
         if step >= tc.total_steps:
@@ -228,7 +183,7 @@ class _Runner:
                     f"training data ran out at step {step} of {tc.total_steps}; use a repeating "
                     "pipeline (num_epochs=None) or lower config.total_steps"
                 ) from None
-            state, metrics = train_step(state, self.backend.put_batch(batch))
+            state, metrics = train_step(state, batch)
             if step == first_step:
                 jax.block_until_ready(metrics)
                 first_step_s = time.perf_counter() - t0  # includes compilation
@@ -247,14 +202,14 @@ class _Runner:
                 if step_log == first_step:
                     scalars["first_step_s"] = first_step_s
                 self.writer.write(step, scalars)
-                pbar.set_postfix(loss=f"{scalars.get('loss', float('nan')):.4g}")
+                pbar.set_postfix({k: f"{v:.4g}" for k, v in scalars.items() if "loss" in k[-5:]})
                 self.sums, self.count, self.skipped = {}, 0, 0
                 t_log, step_log = now, step
             if (tc.checkpoint_every and step % tc.checkpoint_every == 0) or last:
                 self.save(step, state)
             if (tc.eval_every and step % tc.eval_every == 0) or last:
                 self.evaluate(step, state, evaluators)
-            if sigterm.requested:
+            if preemption.reached(step):
                 self.save(step, state)
                 self.ckpt.wait()
                 pbar.close()
@@ -268,12 +223,18 @@ class _Runner:
         if not evaluators:
             return
         canonical = self.backend.to_checkpoint(state)
-        results = {}
+        results, pictures = {}, {}
         for evaluator in evaluators:
             for name, value in evaluator(canonical):
-                results[name] = np.asarray(value).item() if np.ndim(value) == 0 else value
-        self.writer.write(step, results)
+                if is_image(value):
+                    pictures[name] = value
+                else:
+                    results[name] = np.asarray(value).item() if np.ndim(value) == 0 else value
+        paths = self.writer.write_images(step, pictures)
+        results.update({f"{k}_png": os.path.relpath(v, self.writer.workdir)
+                        for k, v in paths.items()})
         if results:
+            self.writer.write(step, results)
             _say(f"step {step}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in results.items()))
 
 
