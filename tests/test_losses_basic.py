@@ -212,7 +212,7 @@ def test_stable_at_extreme_logits(scale):
 
 
 def test_bas2_worked_example_bits():
-    """SPEC BAS-2 (003:151-171): H(p) = 1.5, H(p, q) = 1.75, KL = 0.25 bits."""
+    """SPEC BAS-2 worked example: H(p) = 1.5, H(p, q) = 1.75, KL = 0.25 bits."""
     p, q = jnp.array([0.5, 0.25, 0.25]), jnp.array([0.25, 0.25, 0.5])
     np.testing.assert_allclose(L.entropy(p, base=2), 1.5, rtol=1e-6)
     np.testing.assert_allclose(L.cross_entropy(p, q, base=2), 1.75, rtol=1e-6)
@@ -221,7 +221,7 @@ def test_bas2_worked_example_bits():
 
 
 def test_softmax_vs_sigmoid_example():
-    """SPEC BAS-2 / SEQ-5 (000:1321-1333): sigmoid does not sum to 1, softmax_1 = sigma(b - a)."""
+    """SPEC BAS-2 / SEQ-5: sigmoid does not sum to 1, softmax_1 = sigma(b - a)."""
     logits = jnp.array([-0.9419267177581787, 1.944047451019287])
     np.testing.assert_allclose(jax.nn.sigmoid(logits), [0.2805, 0.8748], atol=5e-5)
     soft = jnp.exp(L.log_softmax(logits))
@@ -230,7 +230,7 @@ def test_softmax_vs_sigmoid_example():
 
 
 def test_sigmoid_output_gradients_bas2(rng):
-    """SPEC BAS-2 (003:198-201): dMSE/dw = (y - t) s'(z) x, dBCE/dw = (y - t) x."""
+    """SPEC BAS-2: dMSE/dw = (y - t) s'(z) x, dBCE/dw = (y - t) x."""
     x, w, t = rng.normal(size=4), rng.normal(size=4), 1.0
     z = float(np.dot(w, x))
     y = 1 / (1 + np.exp(-z))

@@ -92,7 +92,7 @@ def test_seq5_worked_example():
 
 
 def torch_f1_floor(predict, target):
-    """The seed's PyTorch code (S1:422-430), verbatim."""
+    """The SEQ-5 PyTorch soft-F1 recipe, verbatim."""
     predict = torch.sigmoid(predict)
     predict = torch.clamp(predict * (1 - target), min=0.01) + predict * target
     tp = predict * target

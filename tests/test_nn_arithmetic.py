@@ -32,7 +32,7 @@ def _n_params(module: nn.Module, shape: tuple[int, ...]) -> int:
 
 def test_output_size_formula_examples():
     assert conv_output_size(5, 3, 1, "valid") == 3
-    for k, p in [(3, 1), (5, 2), (7, 3)]:  # 003:24
+    for k, p in [(3, 1), (5, 2), (7, 3)]:  # BAS-3 'same' padding
         assert padding_for("same", k) == (p, p)
         assert conv_output_size(11, k, 1, "same") == 11
         assert conv_output_size(11, k, 1, "full") == 11 + k - 1
@@ -78,8 +78,8 @@ def test_pool_output_size_examples():
     assert pool_output_size(5, 3, 2, 1, ceil_mode=True) == 3  # last window starting in pad dropped
 
 
-def test_receptive_field_seed_example():
-    assert receptive_field([(3, 1), (3, 1)]) == [3, 5]  # 003:344-354
+def test_receptive_field_worked_example():
+    assert receptive_field([(3, 1), (3, 1)]) == [3, 5]  # BAS-3 worked example
     assert receptive_field([(3, 2), (3, 2), (3, 1)]) == [3, 7, 15]
 
 
@@ -101,7 +101,10 @@ def test_receptive_field_matches_gradient_support(layers):
 
 
 def test_inception_counts():
-    """003:504-522: 28×28×192 → 64 (1×1), 128 (3×3), 32 (5×5), weights only."""
+    """BAS-3 (GoogLeNet, Szegedy et al. 2015): 28×28×192 → 64 (1×1), 128 (3×3), 32 (5×5).
+
+    Weights only.
+    """
     naive = [
         Conv1x1(64, use_bias=False),
         Conv2d(128, 3, use_bias=False),
@@ -137,7 +140,7 @@ def test_resnet_bottleneck_counts():
 
 
 def test_depthwise_separable_counts():
-    """003:523-545: 12×12×3, 5×5 valid → 8×8×256."""
+    """BAS-3 (Xception, Chollet 2017): 12×12×3, 5×5 valid → 8×8×256."""
     shape = (1, 12, 12, 3)
     assert _n_params(Conv2d(256, 5, padding="valid", use_bias=False), shape) == 19200
     sep = DepthwiseSeparableConv(256, 5, padding="valid", use_bias=False)

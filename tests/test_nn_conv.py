@@ -110,7 +110,7 @@ def test_conv_transpose_matches_torch(k, s, p, d, op, groups, seed):
 
 
 def _direct_equivalent(x: np.ndarray, w: np.ndarray, s: int, p_prime: int, a: int) -> np.ndarray:
-    """003:437-485 in NumPy: insert s-1 zeros, pad p′ (+a bottom/right), correlate with the
+    """BAS-3 equivalence in NumPy: insert s-1 zeros, pad p′ (+a bottom/right), correlate with the
     flipped kernel at stride 1. x (H, W) single channel, w (k, k) in torch orientation."""
     h, wd = x.shape
     z = np.zeros(((h - 1) * s + 1, (wd - 1) * s + 1))
@@ -149,7 +149,7 @@ def test_transposed_conv_seven_cases(case):
         7: (k - p - 1, s * (ip - 1) + a + k - 2 * p),
     }[case]
     assert (eq.p_prime, eq.o_prime) == expected
-    assert eq.o_prime == i  # restores the forward input's shape (003:482)
+    assert eq.o_prime == i  # restores the forward input's shape
     assert eq.a == a and eq.zeros_between == s - 1
     if case == 7:
         assert a > 0

@@ -93,7 +93,7 @@ def test_softmax_log_softmax_match_torch_and_are_stable():
             y = fn(jnp.asarray(z), axis=axis)
             chex.assert_tree_all_finite(y)
             np.testing.assert_allclose(y, ref(torch.from_numpy(z), dim=axis).numpy(), atol=2e-5)
-    # BAS-2 worked example: 2-way softmax of the seed logits.
+    # BAS-2 worked example: 2-way softmax of its logits.
     p = A.softmax(jnp.array([-0.9419267177581787, 1.944047451019287]))
     np.testing.assert_allclose(p, [0.0529, 0.9471], atol=1e-4)
 

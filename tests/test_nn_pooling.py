@@ -1,4 +1,4 @@
-"""Pooling (SPEC BAS-3) vs torch; RoI pooling / RoIAlign (SPEC SEG-4) vs the seed and NumPy."""
+"""Pooling (BAS-3) vs torch; RoI pooling / RoIAlign (SEG-4) vs its worked example and NumPy."""
 
 import chex
 import jax.numpy as jnp
@@ -61,8 +61,8 @@ def test_global_pools_and_module():
         avg_pool(jnp.zeros((1, 3, 8, 2)), 4)
 
 
-def test_roi_pool_seed_example():
-    """S1:656-662: 8×8 map, 2×2 output, box [0,3,7,8] → rows 2+3, cols 3+4."""
+def test_roi_pool_worked_example():
+    """SEG-4 worked example: 8×8 map, 2×2 output, box [0,3,7,8] → rows 2+3, cols 3+4."""
     feat = (8 * np.arange(8)[:, None] + np.arange(8)[None, :]).astype(np.float32)
     out = roi_pool(jnp.asarray(feat)[None, :, :, None], jnp.array([[0.0, 3, 7, 8]]), 2)
     chex.assert_shape(out, (1, 2, 2, 1))
@@ -75,7 +75,7 @@ def test_roi_pool_seed_example():
 
 
 def test_roi_pool_quantization():
-    """S1:666: 665 px at spatial scale 1/32 → 20.78 → 20 cells (≈25 px lost)."""
+    """SEG-4 quantization example: 665 px at spatial scale 1/32 → 20.78 → 20 cells (≈25 px lost)."""
     feat = jnp.arange(24 * 24, dtype=jnp.float32).reshape(1, 24, 24, 1)
     out = roi_pool(feat, jnp.array([[0.0, 0, 665, 665]]), 1, spatial_scale=1 / 32)
     assert float(out[0, 0, 0, 0]) == 19 * 24 + 19  # max over rows/cols 0..19
@@ -157,8 +157,8 @@ def test_roi_align_matches_numpy_reference(g, aligned, reduce, out_hw, scale, se
     chex.assert_trees_all_close(out, ref, atol=TOL, rtol=0)
 
 
-def test_roi_align_seed_defaults_and_errors():
-    """Seed S1:668-676: 2×2 samples per bin, max. On a linear map the max sample is the
+def test_roi_align_defaults_and_errors():
+    """SEG-4 defaults: 2×2 samples per bin, max. On a linear map the max sample is the
     bottom-right one, at bin start + 0.75·bin size (rows past the last are clamped to it)."""
     feat = (8 * np.arange(8)[:, None] + np.arange(8)[None, :]).astype(np.float32)
     out = roi_align(jnp.asarray(feat)[None, :, :, None], jnp.array([[0.0, 3, 7, 8]]), 2)

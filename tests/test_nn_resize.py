@@ -1,4 +1,4 @@
-"""resize (SPEC BAS-4): the seed's golden grids and torch `F.interpolate` parity."""
+"""resize (SPEC BAS-4): the BAS-4 golden grids and torch `F.interpolate` parity."""
 
 import chex
 import jax.numpy as jnp
@@ -48,7 +48,7 @@ def _torch(x: np.ndarray, method: str, align_corners: bool, **kw) -> np.ndarray:
     ],
 )
 def test_golden_grids(method, align_corners, expected):
-    """SPEC BAS-4 / 003:594-615: [[1,2],[3,4]] upsampled ×2."""
+    """SPEC BAS-4 golden grids: [[1,2],[3,4]] upsampled ×2."""
     out = resize(GRID, (4, 4), method, align_corners)
     chex.assert_shape(out, (1, 4, 4, 1))
     chex.assert_trees_all_close(out[0, :, :, 0], np.array(expected), atol=1e-6, rtol=0)
@@ -56,8 +56,8 @@ def test_golden_grids(method, align_corners, expected):
     chex.assert_trees_all_close(out_sf, out, atol=1e-6, rtol=0)
 
 
-def test_seed_numpy_snippet_value():
-    """003:583-592: the seed's point is out[2][1] = 2.75 of the align_corners=False grid."""
+def test_bas4_numpy_snippet_value():
+    """BAS-4 NumPy snippet: out[2][1] = 2.75 of the align_corners=False grid."""
     assert float(resize(GRID, (4, 4))[0, 2, 1, 0]) == pytest.approx(2.75, abs=1e-6)
 
 

@@ -16,7 +16,7 @@ TOL = 1e-5
 
 
 class TorchPatchMerging(tnn.Module):
-    """Seed 000:49-78 (Swin), verbatim apart from formatting."""
+    """PatchMerging as in the Swin/SUNet PyTorch code (Liu et al. 2021; RES-1)."""
 
     def __init__(self, input_resolution, dim):
         super().__init__()

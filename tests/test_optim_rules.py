@@ -131,7 +131,7 @@ def test_per_param_routes_by_rule():
 
 
 def test_l2_with_sgd_reproduces_d2l_weight_decay():
-    """Linear regression, L + (λ/2)‖w‖²: w ← (1 − ηλ)w − (η/|B|)Σ x(x·w + b − y) (003:321-330)."""
+    """Linear regression, L + (λ/2)‖w‖²: w ← (1 − ηλ)w − (η/|B|)Σ x(x·w + b − y) (OPT-7)."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(32, 2))
     y = x @ np.array([2.0, -3.4]) + 4.2 + 0.01 * rng.normal(size=32)

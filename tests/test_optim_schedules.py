@@ -35,7 +35,7 @@ def test_linear_warmup_then_constant_cosine_poly():
     np.testing.assert_allclose(
         _values(jo.warmup_poly(base, tw, total), t), expected_poly, atol=1e-7
     )
-    # poly alone is the seed's base·(1 − it/max_it)^power (003:315-320).
+    # poly alone is DeepLab's base·(1 − it/max_it)^power (OPT-6).
     np.testing.assert_allclose(
         _values(jo.poly(0.01, 100, 0.9), [0, 50, 100, 150]),
         [0.01, 0.01 * 0.5**0.9, 0, 0],
@@ -105,7 +105,7 @@ def test_momentum_forms_agree_under_spec_mappings():
     assert not np.allclose(a, b, rtol=1e-3)
 
 
-def test_ewma_seed_example_beta_098():
+def test_ewma_worked_example_beta_098():
     """β = 0.98: v₁ = 0.02θ₁ (debiased: θ₁); v₂ = 0.0196θ₁ + 0.02θ₂, debiased by 0.0396."""
     tx = jo.ewma(0.98)
     theta = [jnp.asarray(10.0), jnp.asarray(20.0), jnp.asarray(-5.0)]

@@ -129,7 +129,7 @@ def recall(y_true, y_pred, num_classes=None, *, average="binary", pos_label=1) -
 def f1_score(y_true, y_pred, num_classes=None, *, average="binary", pos_label=1) -> Array:
     """F1 2tp / (2tp + fp + fn) = scikit-learn `f1_score(..., zero_division=0)`; see `precision`.
 
-    Macro-F1 averages per-class F1, micro-F1 pools tp/fp/fn over classes (SEQ-5, S1:362-368).
+    Macro-F1 averages per-class F1, micro-F1 pools tp/fp/fn over classes (SEQ-5).
     """
     return prf_from_counts(_counts(y_true, y_pred, num_classes, average), "f1", average, pos_label)
 

@@ -1,4 +1,4 @@
-"""Hausdorff distance between binary masks (max and percentile), jit-able. SPEC: SEG-1 (S1:750).
+"""Hausdorff distance between binary masks (max and percentile), jit-able. SPEC: SEG-1.
 
 The masks are treated as point sets (the coordinates of their foreground pixels), the same
 sets `scipy.spatial.distance.directed_hausdorff` takes. Distances to a set come from an exact

@@ -1,6 +1,6 @@
 """Small convolutional classifier: conv -> ReLU -> max-pool blocks, then a dense head.
 
-SPEC: BAS-7 (`SimpleCNN`, seed 002:445-511). Input NHWC float, output logits (N, num_classes).
+SPEC: BAS-7 (`SimpleCNN`). Input NHWC float, output logits (N, num_classes).
 """
 
 from collections.abc import Sequence

@@ -1,4 +1,4 @@
-"""Multilayer perceptron from the seed notes (002:420-443). SPEC: BAS-7.
+"""Multilayer perceptron (sigmoid hidden activations by default). SPEC: BAS-7.
 
 Shapes: (..., D_in) -> (..., fc_output_sizes[-1]); D_in is inferred at init.
 """
@@ -13,7 +13,7 @@ class MLP(nn.Module):
     """One Dense layer per entry of `fc_output_sizes`, `activation` between them, none after.
 
     `MLP((10, 1))` has 2 layers and `MLP((10, 20, 30, 40, 1))` 5; layers are named l0, l1, ...
-    as in the seed.
+    (BAS-7 naming).
     """
 
     fc_output_sizes: Sequence[int]
