@@ -1,6 +1,6 @@
 """Losses on binary targets: sigmoid BCE from logits, BCE on probabilities, focal, hinge.
 
-SPEC: BAS-2 (seeds 003:198-201, 002:143-147), SEG-3 (focal, gamma 2).
+SPEC: BAS-2, SEG-3 (focal, gamma 2).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def binary_cross_entropy(
     mask: ArrayLike | None = None,
 ) -> Array:
     """BCE on probabilities, -[y log p + (1 - y) log(1 - p)], logs clamped at -100 like torch
-    `binary_cross_entropy`. Prefer `sigmoid_bce` on logits. SPEC: BAS-2 (003:198-201)."""
+    `binary_cross_entropy`. Prefer `sigmoid_bce` on logits. SPEC: BAS-2."""
     p, y = _pair(probs, targets, ("probs", "targets"))
     log_p = jnp.maximum(jnp.log(p), -100.0)
     log_1mp = jnp.maximum(jnp.log1p(-p), -100.0)
@@ -99,9 +99,9 @@ def hinge(
     weights: ArrayLike | None = None,
     mask: ArrayLike | None = None,
 ) -> Array:
-    """Hinge loss max(0, 1 - y s) with labels y in {-1, +1}. SPEC: BAS-2 (002:143-147).
+    """Hinge loss max(0, 1 - y s) with labels y in {-1, +1}. SPEC: BAS-2.
 
-    The loss falls to 0 as the margin y s grows to 1 (erratum 002:147). Mean = scikit-learn
+    The loss falls to 0 as the margin y s grows to 1. Mean = scikit-learn
     `hinge_loss` for binary labels.
     """
     s, y = _pair(scores, labels, ("scores", "labels"))

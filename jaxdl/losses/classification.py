@@ -1,6 +1,6 @@
 """Multi-class losses from logits: stable log-softmax, softmax cross-entropy, NLL.
 
-SPEC: BAS-2 (seeds 002:133-137, 003:203-236, 004:60-63).
+SPEC: BAS-2.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def log_softmax(logits: ArrayLike, axis: int = -1) -> Array:
     """Stable log-softmax x_i - M - log sum_j exp(x_j - M), M = max_j x_j. SPEC: BAS-2.
 
     Subtracting M avoids exp overflow for large logits and log(0) when all logits are very
-    negative (003:217-236).
+    negative.
     """
     x = jnp.asarray(logits)
     if not jnp.issubdtype(x.dtype, jnp.floating):
@@ -95,7 +95,7 @@ def nll(
 ) -> Array:
     """Negative log-likelihood -log p_target from log-probabilities (..., C). SPEC: BAS-2.
 
-    Equals torch `nll_loss` (class axis last). Seed 003:203-208.
+    Equals torch `nll_loss` (class axis last).
     """
     log_probs = jnp.asarray(log_probs)
     labels = jnp.asarray(labels)

@@ -1,6 +1,6 @@
 """Information measures on probability vectors: entropy, cross-entropy, KL divergence.
 
-SPEC: BAS-2 (seeds 002:138-142, 003:151-187). Natural log by default; `base=2` gives bits.
+SPEC: BAS-2. Natural log by default; `base=2` gives bits.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def cross_entropy(
 ) -> Array:
     """Cross-entropy H(p, q) = -sum_c p_c log q_c, p = target, q = prediction (probabilities).
 
-    For logits use `softmax_ce`. SPEC: BAS-2 (003:151-171).
+    For logits use `softmax_ce`. SPEC: BAS-2.
     """
     p, q = _probs(p, q)
     per_item = -jnp.sum(xlogy(p, q), axis=-1) * _scale(base)

@@ -35,7 +35,7 @@ def soft_f1_loss(
     mask: ArrayLike | None = None,
     reduction: str = "mean",
 ) -> Array:
-    """Soft macro-F1 loss, Keras variant (S1:374-420): 1 - mean_c F1_c on p = sigmoid(logits).
+    """Soft macro-F1 loss, Keras variant: 1 - mean_c F1_c on p = sigmoid(logits).
 
     Per class over the batch: tp = sum yp, fp = sum (1-y)p, fn = sum y(1-p); P = tp/(tp+fp+eps),
     R = tp/(tp+fn+eps), F1 = 2PR/(P+R+eps), NaN -> 0. `reduction` runs over the L per-class
@@ -62,7 +62,7 @@ def soft_f1_floor_loss(
     mask: ArrayLike | None = None,
     reduction: str = "mean",
 ) -> Array:
-    """Soft macro-F1 loss, PyTorch variant with the floor trick (S1:422-430). SPEC: SEQ-5.
+    """Soft macro-F1 loss, PyTorch variant with the floor trick. SPEC: SEQ-5.
 
     p = sigmoid(logits); p' = max(p(1-y), floor) + p y (negatives >= floor, positives get
     +floor); P = sum p'y / (sum p' + 1e-8), R = sum p'y / (sum y + 1e-8),
@@ -89,7 +89,7 @@ def zlpr_loss(
 ) -> Array:
     """ZLPR multi-label loss (Su et al. 2022): log(1 + sum_neg e^s) + log(1 + sum_pos e^-s).
 
-    Generalises softmax CE (-s_t + log sum_i e^{s_i}, S4:56-63) to many targets with threshold 0
+    Generalises softmax CE (-s_t + log sum_i e^{s_i}, BAS-2) to many targets with threshold 0
     (label positive iff s > 0). One loss per row, then `reduction`. SPEC: SEQ-5.
     """
     z, y, m = _inputs(logits, labels, mask)

@@ -1,4 +1,4 @@
-"""Regression losses: MSE, MAE (L1) and Huber. SPEC: BAS-2 (seeds 002:121-132, 003:237-246)."""
+"""Regression losses: MSE, MAE (L1) and Huber. SPEC: BAS-2."""
 
 from __future__ import annotations
 

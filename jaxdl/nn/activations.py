@@ -1,8 +1,8 @@
 """Activations and their derivatives, equal to `torch.nn.functional` where torch defines them.
 
-SPEC: BAS-1 (seed 003:77-104, 002:60-96, DCGAN leaky ReLU 002:1083). Elementwise unless noted.
-sigmoid saturates and its outputs are all positive (003:85-91); sigma' <= 0.25. tanh ranges over
-(-1, 1) (erratum 002:111: not a probability). Dead ReLUs come from bad init or large LRs.
+SPEC: BAS-1 (leaky ReLU as in DCGAN, Radford et al. 2016). Elementwise unless noted.
+sigmoid saturates and its outputs are all positive; sigma' <= 0.25. tanh ranges over (-1, 1).
+Dead ReLUs come from bad init or large LRs.
 """
 
 import flax.linen as nn
@@ -57,7 +57,7 @@ def silu(x: jax.Array) -> jax.Array:
 
 
 def softmax(x: jax.Array, axis: int = -1) -> jax.Array:
-    """e^(x - max) / sum e^(x - max) along `axis` (002:72-96); the shift avoids overflow."""
+    """e^(x - max) / sum e^(x - max) along `axis`; the shift avoids overflow."""
     z = jnp.exp(x - jax.lax.stop_gradient(x.max(axis=axis, keepdims=True)))
     return z / z.sum(axis=axis, keepdims=True)
 

@@ -1,6 +1,6 @@
 """Convolution arithmetic: output sizes, padding, receptive field, parameter and multiply counts.
 
-SPEC: BAS-3 (seed 003:344-545; Dumoulin & Visin 2016, "A guide to convolution arithmetic").
+SPEC: BAS-3 (Dumoulin & Visin 2016, arXiv:1603.07285, "A guide to convolution arithmetic").
 All functions take plain Python ints (one spatial axis) and are usable at trace time.
 """
 
@@ -27,7 +27,7 @@ __all__ = [
 
 
 def effective_kernel_size(k: int, dilation: int = 1) -> int:
-    """Dilated kernel extent k̂ = k + (k-1)(d-1) (SPEC BAS-3, 003:486-503)."""
+    """Dilated kernel extent k̂ = k + (k-1)(d-1) (SPEC BAS-3)."""
     return k + (k - 1) * (dilation - 1)
 
 
@@ -57,7 +57,7 @@ def padding_for(mode: str | int, k: int, dilation: int = 1) -> tuple[int, int]:
 def conv_output_size(
     i: int, k: int, s: int = 1, p: int | str | tuple[int, int] = 0, d: int = 1
 ) -> int:
-    """o = ⌊(i + p_lo + p_hi - k̂)/s⌋ + 1 (SPEC BAS-3, 003:365-399); `p` int, pair or mode."""
+    """o = ⌊(i + p_lo + p_hi - k̂)/s⌋ + 1 (SPEC BAS-3); `p` int, pair or mode."""
     lo, hi = p if isinstance(p, tuple) else padding_for(p, k, d)
     o = (i + lo + hi - effective_kernel_size(k, d)) // s + 1
     if o < 1:
@@ -68,7 +68,7 @@ def conv_output_size(
 def pool_output_size(
     i: int, k: int, s: int | None = None, p: int = 0, ceil_mode: bool = False
 ) -> int:
-    """Pooling output o = ⌊(i + 2p - k)/s⌋ + 1, s defaults to k (SPEC BAS-3, 003:546-557).
+    """Pooling output o = ⌊(i + 2p - k)/s⌋ + 1, s defaults to k (SPEC BAS-3).
 
     ceil_mode follows torch: ⌈·⌉ instead of ⌊·⌋, dropping a last window that starts in the
     right padding.
@@ -95,7 +95,7 @@ def conv_transpose_output_size(
 
 
 class TransposedConvEquivalent(NamedTuple):
-    """Direct conv (k′=k, s′=1) equivalent to the transpose of conv(i, k, s, p) (003:437-485)."""
+    """Direct conv (k′=k, s′=1) equivalent to the transpose of conv(i, k, s, p) (SPEC BAS-3)."""
 
     case: int  # row of the SPEC BAS-3 table (1-7); the most specific row that applies
     i_prime: int  # input of the transposed conv = output of the forward conv
@@ -130,7 +130,7 @@ def transposed_conv_equivalent(i: int, k: int, s: int = 1, p: int = 0) -> Transp
 
 
 def receptive_field(layers: Sequence[tuple[int, int]]) -> list[int]:
-    """r_l = r_{l-1} + (k_l - 1)·∏_{i<l} s_i, r_0 = 1, for layers [(k, s), ...] (003:344-354).
+    """r_l = r_{l-1} + (k_l - 1)·∏_{i<l} s_i, r_0 = 1, for layers [(k, s), ...] (SPEC BAS-3).
 
     Dilated layers: pass k̂ from `effective_kernel_size`.
     """
@@ -150,7 +150,7 @@ def param_count(params: Any) -> int:
 def conv_param_count(
     c_in: int, c_out: int, k: int | tuple[int, int], groups: int = 1, bias: bool = False
 ) -> int:
-    """Weights k_h·k_w·(c_in/groups)·c_out (+ c_out biases) (SPEC BAS-3, 003:504-545)."""
+    """Weights k_h·k_w·(c_in/groups)·c_out (+ c_out biases) (SPEC BAS-3)."""
     kh, kw = (k, k) if isinstance(k, int) else k
     if c_in % groups or c_out % groups:
         raise ValueError(f"channels ({c_in}, {c_out}) must be divisible by groups={groups}")
@@ -164,6 +164,6 @@ def conv_mult_count(
     k: int | tuple[int, int],
     groups: int = 1,
 ) -> int:
-    """Multiplications of a conv: H_o·W_o·c_out·k_h·k_w·c_in/groups (SPEC BAS-3, 003:523-545)."""
+    """Multiplications of a conv: H_o·W_o·c_out·k_h·k_w·c_in/groups (SPEC BAS-3)."""
     hw = (out_hw, out_hw) if isinstance(out_hw, int) else out_hw
     return prod(hw) * conv_param_count(c_in, c_out, k, groups)

@@ -1,7 +1,7 @@
 """Convolution helpers (NHWC): padded/strided/dilated/grouped conv, 1×1, depthwise-separable,
 and transposed conv with PyTorch's padding semantics.
 
-SPEC: BAS-3 (seed 003:365-545; Dumoulin & Visin 2016). Kernels are HWIO. Weight ports from torch:
+SPEC: BAS-3 (Dumoulin & Visin 2016, arXiv:1603.07285). Kernels are HWIO. Weight ports from torch:
 `Conv2d.weight` (O, I/g, kh, kw) → `from_torch_conv_weight`; `ConvTranspose2d.weight`
 (I, O/g, kh, kw) → `from_torch_conv_transpose_weight`, stored (kh, kw, I, O/g) *unflipped*.
 """
@@ -186,7 +186,7 @@ class Conv2d(nn.Module):
 
 
 class Conv1x1(Conv2d):
-    """Pointwise (1×1) conv: channel mixing/reduction, c_in·c_out weights (SPEC BAS-3, 003:504)."""
+    """Pointwise (1×1) conv: channel mixing/reduction, c_in·c_out weights (SPEC BAS-3)."""
 
     kernel_size: IntPair = 1
     padding: Padding = "valid"
@@ -195,7 +195,7 @@ class Conv1x1(Conv2d):
 class DepthwiseSeparableConv(nn.Module):
     """Depthwise k×k conv (groups=C, C·depth_multiplier maps) then 1×1 pointwise to `features`.
 
-    SPEC BAS-3 (003:523-545; Chollet 2017, Xception). (N,H,W,C) → (N,Ho,Wo,features).
+    SPEC BAS-3 (Chollet 2017, Xception, arXiv:1610.02357). (N,H,W,C) → (N,Ho,Wo,features).
     Params: depthwise/kernel (kh, kw, 1, C·m), pointwise/kernel (1, 1, C·m, features).
     """
 
@@ -225,7 +225,7 @@ class DepthwiseSeparableConv(nn.Module):
 
 
 class ConvTranspose(nn.Module):
-    """Transposed conv numerically equal to `torch.nn.ConvTranspose2d` (SPEC BAS-3, 003:437-485).
+    """Transposed conv numerically equal to `torch.nn.ConvTranspose2d` (SPEC BAS-3).
 
     Params: kernel (kh, kw, C, features/groups) = torch weight.permute(2, 3, 0, 1), bias
     (features,). (N,H,W,C) → (N,Ho,Wo,features), Ho = (H-1)s - 2p + d(k-1) + output_padding + 1.

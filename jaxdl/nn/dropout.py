@@ -1,6 +1,6 @@
 """Dropout, inverted and direct (Srivastava et al. 2014, JMLR 15).
 
-SPEC: BAS-6 (seed 002:326-329). Each unit is kept with probability 1 - rate.
+SPEC: BAS-6. Each unit is kept with probability 1 - rate.
 Inverted (default, = `flax.linen.Dropout`): train x * mask / (1 - rate), eval x.
 Direct (teaching variant): train x * mask, eval x * (1 - rate).
 Both make E[train output] = eval output.

@@ -68,7 +68,7 @@ class BatchNorm(nn.Module):
 class LayerNorm(nn.LayerNorm):
     """`flax.linen.LayerNorm` with torch eps 1e-5 and two-pass variance. SPEC: BAS-5.
 
-    Default: normalize the last axis (tokens (B, L, D), seed 003:671-673). For torch's image
+    Default: normalize the last axis (tokens (B, L, D); Ba et al. 2016; BAS-5). For torch's image
     `LayerNorm([C, H, W])` on NHWC use `reduction_axes=(-3, -2, -1), feature_axes=(-3, -2, -1)`
     (scale/bias shaped (H, W, C) = torch's weight transposed).
     """

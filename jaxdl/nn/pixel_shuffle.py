@@ -1,6 +1,6 @@
 """Pixel shuffle / unshuffle on NHWC with PyTorch's channel order (weights port over unchanged).
 
-SPEC: BAS-4 (Shi et al. 2016, ESPCN; seeds 000:84, 000:916, 000:1164).
+SPEC: BAS-4 (Shi et al. 2016, ESPCN, arXiv:1609.05158; used by RES-1..RES-4).
 out[n, h·r+i, w·r+j, c] = in[n, h, w, c·r² + i·r + j], exactly `torch.nn.PixelShuffle` after the
 NCHW↔NHWC transpose; `pixel_unshuffle` is its inverse.
 """

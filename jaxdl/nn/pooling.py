@@ -1,7 +1,7 @@
 """Max / average / global pooling on NHWC with torch's padding and ceil_mode semantics.
 
-SPEC: BAS-3 (seed 003:546-557, 002:493-511): o = ⌊(i + 2p - k)/s⌋ + 1, s defaults to k, no
-params, channels kept; GAP = mean over H, W (003:21). RoI pooling / RoIAlign live in `roi.py`.
+SPEC: BAS-3: o = ⌊(i + 2p - k)/s⌋ + 1, s defaults to k, no params, channels kept; GAP = mean
+over H, W (Lin et al. 2014, Network in Network). RoI pooling / RoIAlign live in `roi.py`.
 """
 
 import flax.linen as nn
@@ -112,7 +112,7 @@ def avg_pool(
 
 
 def global_avg_pool(x: jax.Array, keepdims: bool = False) -> jax.Array:
-    """Mean over H, W: (N,H,W,C) → (N,C) or (N,1,1,C) (SPEC BAS-3, 003:21)."""
+    """Mean over H, W: (N,H,W,C) → (N,C) or (N,1,1,C) (SPEC BAS-3; Lin et al. 2014, NiN)."""
     if x.ndim != 4:
         raise ValueError(f"global_avg_pool expects NHWC input (N, H, W, C), got shape {x.shape}")
     return jnp.mean(x, axis=(1, 2), keepdims=keepdims)

@@ -1,6 +1,6 @@
 """Image resizing equal to `torch.nn.functional.interpolate` (antialias=False), NHWC.
 
-SPEC: BAS-4 (seed 003:569-625). `jax.image.resize` antialiases when downsampling and uses
+SPEC: BAS-4. `jax.image.resize` antialiases when downsampling and uses
 half-pixel centres only, so it is not used. Sampling tables are built in NumPy float32 with the
 same arithmetic as torch's CPU kernels (e.g. torch `nearest` = ⌊dst·in/out⌋ in float32, not
 `nearest-exact`); the image is then gathered per axis (1, 2 or 4 taps) and weighted.

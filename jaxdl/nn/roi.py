@@ -1,8 +1,8 @@
 """RoI pooling (Fast R-CNN) and RoIAlign (Mask R-CNN) on NHWC feature maps.
 
-SPEC: SEG-4 (seed S1:652-676; Girshick 2015; He et al. 2017). Boxes are [x1, y1, x2, y2] in
-input-image coordinates, given as (K, 4) with `batch_indices` (K,) or torchvision-style (K, 5)
-rows [b, x1, y1, x2, y2]. Output (K, out_h, out_w, C).
+SPEC: SEG-4 (Girshick 2015, arXiv:1504.08083; He et al. 2017, arXiv:1703.06870). Boxes are
+[x1, y1, x2, y2] in input-image coordinates, given as (K, 4) with `batch_indices` (K,) or
+torchvision-style (K, 5) rows [b, x1, y1, x2, y2]. Output (K, out_h, out_w, C).
 """
 
 from collections.abc import Sequence
@@ -45,11 +45,11 @@ def roi_pool(
     spatial_scale: float = 1.0,
     batch_indices: jax.Array | None = None,
 ) -> jax.Array:
-    """Quantized max RoI pooling, as the seed's worked example (SPEC SEG-4, S1:652-666).
+    """Quantized max RoI pooling, as the SEG-4 worked example.
 
     The half-open box is scaled and floored; h = y2 - y1, w = x2 - x1 (at least 1); bin i spans
     rows [y1 + ⌊i·h/out_h⌋, y1 + ⌊(i+1)·h/out_h⌋), clipped to the map. Empty bins give 0.
-    Unlike torchvision (rounded, inclusive corners), this follows the SPEC's convention.
+    Unlike torchvision (rounded, inclusive corners), this follows the SEG-4 convention.
     """
     bidx, boxes = _split_boxes(features, boxes, batch_indices)
     return _roi_pool(features, boxes, bidx, _size(output_size), float(spatial_scale))
@@ -104,9 +104,9 @@ def roi_align(
     reduce: str = "max",
     batch_indices: jax.Array | None = None,
 ) -> jax.Array:
-    """RoIAlign: no rounding; sampling_ratio² bilinear samples per bin (SPEC SEG-4, S1:668-676).
+    """RoIAlign: no rounding; sampling_ratio² bilinear samples per bin (SPEC SEG-4).
 
-    reduce="max" (the seed: max of the 4 samples) or "avg"/"mean" (torchvision `roi_align`).
+    reduce="max" (SEG-4 default: max of the 4 samples) or "avg"/"mean" (torchvision `roi_align`).
     aligned=True shifts box corners by -0.5 px (pixel-centre model); aligned=False clamps box
     sizes to >= 1 as torchvision does. Sample points follow torchvision's `bilinear_interpolate`
     (out-of-map samples count as 0). sampling_ratio must be a positive int (static shapes;

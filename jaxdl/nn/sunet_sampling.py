@@ -1,6 +1,6 @@
 """SUNet's down- and up-sampling blocks: Swin PatchMerging and the dual up-sample.
 
-SPEC: RES-1 (seed 000:45-88; Fan et al. 2022, SUNet; Liu et al. 2021, Swin Transformer). Both
+SPEC: RES-1 (Fan et al. 2022, SUNet; Liu et al. 2021, Swin, arXiv:2103.14030). Both
 take tokens (B, H·W, C) with `input_resolution=(H, W)` (as the reference code) or NHWC
 (B, H, W, C), and return the same layout. Submodule layouts mirror FanChiMao/SUNet so PyTorch
 weights port one-to-one (Linear/1×1-conv weights transposed).

@@ -1,7 +1,7 @@
 """AdaGrad (Duchi et al., 2011), torch `Adagrad` semantics. SPEC: OPT-3.
 
 G ← G + g², θ ← θ − η·g/(√G + ε); defaults ε = 1e-10, G₀ = 0 as torch (lr_decay = 0). The
-effective step η/(√G + ε) only shrinks. Seed 002:230-233 describes it in prose only.
+effective step η/(√G + ε) only shrinks.
 optax `adagrad` differs: ε inside the root, g/√(G + ε), with ε = 1e-7 and G₀ = 0.1 by default
 (and a zero update where G = 0).
 """

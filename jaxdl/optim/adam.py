@@ -1,8 +1,8 @@
 """Adam (Kingma & Ba, 2015) and AdamW (Loshchilov & Hutter, 2019), torch semantics. SPEC: OPT-5.
 
 m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ) (t ≥ 1),
-θ ← θ − η·m̂/(√v̂ + ε); β₁ 0.9, β₂ 0.999, ε 1e-8 (seeds 002:268-284, 003:301-314). Errata: 003:312
-divides by √S where √Ŝ is meant (corrected here); 002:280 calls β₂ smaller than β₁ (0.999 > 0.9).
+θ ← θ − η·m̂/(√v̂ + ε); β₁ 0.9, β₂ 0.999, ε 1e-8 (Kingma & Ba 2015, arXiv:1412.6980; OPT-5).
+The denominator uses the bias-corrected √v̂; β₂ = 0.999 > β₁ = 0.9.
 AdamW adds the decoupled decay θ ← θ − η·λ·θ (torch `AdamW`, λ = 1e-2; optax `adamw` defaults to
 λ = 1e-4). SPEC: OPT-7.
 """

@@ -1,10 +1,9 @@
 """Gradient and weight clipping. SPEC: OPT-8.
 
-- `clip_by_global_norm(c)`: g ← g·min(1, c/‖g‖₂) over the whole tree (Pascanu et al. 2013; RNN
-  clipping in seed 002:732). torch `clip_grad_norm_` uses c/(‖g‖ + 1e-6), a relative 1e-6 apart.
+- `clip_by_global_norm(c)`: g ← g·min(1, c/‖g‖₂) over the whole tree (Pascanu et al. 2013;
+  OPT-8). torch `clip_grad_norm_` uses c/(‖g‖ + 1e-6), a relative 1e-6 apart.
 - `clip_by_rules(rules)`: per-parameter clipping chosen by regex on parameter paths, by each
-  leaf's own L2 norm or elementwise by value (seed 004:30-35 prefers per-variable clipping to one
-  global clip).
+  leaf's own L2 norm or elementwise by value (per-variable rather than one global clip; OPT-8).
 - `clip_weights` / `weight_clipping`: WGAN's projection w ← clip(w, −c, c) after each update
   (Arjovsky et al. 2017, c = 0.01).
 """

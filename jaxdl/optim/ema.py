@@ -1,9 +1,8 @@
 """Exponential moving averages: the bias-corrected EWMA, parameter EMA, network interpolation.
 
-EWMA (seed 003:269-278): v_t = βv_{t−1} + (1−β)x_t, v₀ = 0, i.e. (1−β)Σ_k βᵏ x_{t−k}, spanning
+EWMA (OPT-5): v_t = βv_{t−1} + (1−β)x_t, v₀ = 0, i.e. (1−β)Σ_k βᵏ x_{t−k}, spanning
 about 1/(1−β) steps. It is biased towards 0 early on; v_t/(1−βᵗ) corrects it (β = 0.98:
-v₁/(1−β) = x₁ exactly). The seed's expansion repeats θ_{t−1}; the β², β³ terms pair with
-θ_{t−2}, θ_{t−3} (erratum 003:273). SPEC: OPT-5, OPT-9.
+v₁/(1−β) = x₁ exactly). SPEC: OPT-5, OPT-9.
 """
 
 from __future__ import annotations
@@ -97,7 +96,9 @@ def ema_update(
 
 
 def interpolate(params_a: Any, params_b: Any, alpha: float) -> Any:
-    """Network interpolation θ = (1−α)·θ_a + α·θ_b (ESRGAN, Wang et al. 2018; seed 000:1080-1086).
+    """Network interpolation θ = (1−α)·θ_a + α·θ_b.
+
+    From ESRGAN (Wang et al. 2018, arXiv:1809.00219; OPT-9).
 
     With θ_a the PSNR-oriented and θ_b the GAN-fine-tuned generator, α ∈ [0, 1] trades PSNR for
     perceptual quality; α = 0 gives θ_a and α = 1 gives θ_b exactly. SPEC: OPT-9.

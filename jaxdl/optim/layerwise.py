@@ -1,11 +1,11 @@
 """Per-layer learning rates, freezing and per-parameter transformations by regex rules. SPEC: OPT-8.
 
 Rules are `(regex, value)` pairs matched with `re.search` against "/"-joined parameter paths
-(`jaxdl.optim.rules`), first match wins. Seed 004:30-35 fine-tunes pretrained layers with a lower
-rate rather than freezing them. Reparameterization fact [std]: training θ = λφ instead of θ
-multiplies the effective SGD rate of θ by λ² and the Adam/RMSprop rate by λ (their updates are
-invariant to the gradient's scale, up to ε), so a multiplier m is the λ = √m (SGD) or λ = m (Adam)
-reparameterization.
+(`jaxdl.optim.rules`), first match wins. The fine-tuning recipe (OPT-8, BAS-10) uses a lower rate
+for pretrained layers rather than freezing them. Reparameterization fact [std]: training θ = λφ
+instead of θ multiplies the effective SGD rate of θ by λ² and the Adam/RMSprop rate by λ (their
+updates are invariant to the gradient's scale, up to ε), so a multiplier m is the λ = √m (SGD) or
+λ = m (Adam) reparameterization.
 """
 
 from __future__ import annotations

@@ -2,13 +2,13 @@
 
 - form="torch" (default; torch `SGD(lr, momentum=β, dampening=0, nesterov)`, Polyak/Sutskever):
   b ← βb + g, θ ← θ − η·b (nesterov: θ ← θ − η·(g + βb)).
-- form="velocity" (seed 002:234-260): v ← βv − ηg, θ ← θ + v. Here v = −η·b exactly while η is
-  constant; after a learning-rate change the old η stays inside v, whereas torch applies the new η
-  to the whole buffer.
-- form="ema" (seed 003:279-289, Ng's course): V ← βV + (1−β)g, θ ← θ − αV. Here V = (1−β)·b, so
-  it equals the torch form with lr = α(1−β). (torch's `dampening=β` is not the same thing: torch
-  leaves the first step undamped, b₁ = g, while V₁ = (1−β)g.)
-All buffers start at zero (002:245-249).
+- form="velocity" (Sutskever et al. 2013; OPT-2): v ← βv − ηg, θ ← θ + v. Here v = −η·b
+  exactly while η is constant; after a learning-rate change the old η stays inside v, whereas
+  torch applies the new η to the whole buffer.
+- form="ema" (Ng's deep-learning course; OPT-2): V ← βV + (1−β)g, θ ← θ − αV. Here
+  V = (1−β)·b, so it equals the torch form with lr = α(1−β). (torch's `dampening=β` is not the
+  same thing: torch leaves the first step undamped, b₁ = g, while V₁ = (1−β)g.)
+All buffers start at zero (OPT-2).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def scale_by_momentum(beta: float = 0.9, nesterov: bool = False) -> optax.Gradie
 
 
 def scale_by_ema_momentum(beta: float = 0.9) -> optax.GradientTransformation:
-    """Seed-003 momentum: V ← βV + (1−β)g; emits V (a biased EWMA of the gradients)."""
+    """EMA-form momentum (OPT-2): V ← βV + (1−β)g; emits V (a biased EWMA of the gradients)."""
     check_unit_interval("beta", beta)
 
     def init_fn(params):
@@ -72,7 +72,7 @@ def scale_by_ema_momentum(beta: float = 0.9) -> optax.GradientTransformation:
 def velocity_momentum(
     learning_rate: ScalarOrSchedule, beta: float = 0.9
 ) -> optax.GradientTransformation:
-    """Seed-002 momentum: v ← βv − η_t·g; emits v (the learning rate lives inside the state)."""
+    """Velocity-form momentum (OPT-2): v ← βv − η_t·g; emits v (the rate lives inside the state)."""
     check_learning_rate(learning_rate)
     check_unit_interval("beta", beta)
 
@@ -100,8 +100,8 @@ def momentum(
 ) -> optax.GradientTransformation:
     """SGD with momentum (torch `SGD(lr, momentum=beta, nesterov=...)` by default). SPEC: OPT-2.
 
-    `form` picks the torch, seed-002 "velocity" or seed-003 "ema" update (module docstring has
-    the mappings); nesterov is defined for the torch form only. Equals
+    `form` picks the torch, "velocity" (Sutskever et al. 2013) or "ema" update (OPT-2); the module
+    docstring has the mappings; nesterov is defined for the torch form only. Equals
     `optax.sgd(lr, momentum=beta, nesterov=...)` for form="torch".
     """
     if form == "torch":

@@ -1,7 +1,7 @@
 """RMSprop (Hinton, Coursera lecture 6e), torch `RMSprop` semantics by default. SPEC: OPT-4.
 
 S ← ρS + (1−ρ)g², θ ← θ − η·g/(√S + ε); torch defaults ρ ("alpha") = 0.99, ε = 1e-8.
-`eps_in_sqrt=True` gives the seed-003 form (003:290-300) θ ← θ − η·g/√(S + ε), which is also
+`eps_in_sqrt=True` gives the ε-inside-the-root form (OPT-4) θ ← θ − η·g/√(S + ε), which is also
 optax's default; optax `rmsprop` also defaults to decay = 0.9 (torch 0.99).
 """
 
@@ -51,7 +51,10 @@ def rmsprop(
     eps: float = 1e-8,
     eps_in_sqrt: bool = False,
 ) -> optax.GradientTransformation:
-    """RMSprop; defaults = torch (ε outside the root), `eps_in_sqrt=True` = seed/optax form."""
+    """RMSprop; defaults = torch (ε outside the root).
+
+    `eps_in_sqrt=True` gives the ε-inside-root (optax) form, OPT-4.
+    """
     return optax.chain(
         scale_by_rmsprop(decay, eps, eps_in_sqrt), scale_by_learning_rate(learning_rate)
     )

@@ -1,13 +1,13 @@
 """Learning-rate schedules as `optax.Schedule`s (step → rate, step counted from 0). SPEC: OPT-6.
 
 - `linear_warmup(base, T_w, then)`: base·(t+1)/T_w for t < T_w, then `then(t − T_w)` (constant
-  base by default). Seed 003:331-343 gives the rationale (a large early rate over-fits the first
-  mini-batches); Post-LN Transformers need it, Pre-LN ones do not (Xiong et al. 2020; "不同" in
-  003:343 is a typo for "不用").
-- `poly(base, T)`: base·(1 − t/T)^power, power 0.9 as DeepLab (003:315-320).
+  base by default). Warm-up: Goyal et al. 2017, arXiv:1706.02677 (a large early rate over-fits
+  the first mini-batches); Post-LN Transformers need it, Pre-LN ones do not (Xiong et al. 2020).
+- `poly(base, T)`: base·(1 − t/T)^power, power 0.9 as DeepLab (Chen et al. 2017,
+  arXiv:1606.00915; OPT-6).
 - `cosine(base, T)`: end + (base − end)·½(1 + cos(π·t/T)) (Loshchilov & Hutter 2017).
 - `multistep(base, boundaries, factor)`: base·factorⁿ, n = #boundaries ≤ t (torch `MultiStepLR`).
-  ESRGAN (seed 000:1100-1114): PSNR stage `step_decay(2e-4, every=200_000)`, GAN stage
+  ESRGAN (Wang et al. 2018; OPT-6): PSNR stage `step_decay(2e-4, every=200_000)`, GAN stage
   `multistep(1e-4, (50_000, 100_000, 200_000, 300_000))`.
 """
 
@@ -50,7 +50,10 @@ def linear_warmup(
 
 
 def poly(base: float, max_steps: int, power: float = 0.9, end_value: float = 0.0) -> optax.Schedule:
-    """end + (base − end)·(1 − min(t, T)/T)^power (003:315-320; end 0 gives the seed's form)."""
+    """end + (base − end)·(1 − min(t, T)/T)^power (OPT-6).
+
+    end 0 gives DeepLab's base·(1 − t/T)^power.
+    """
     check_learning_rate(base)
     check_learning_rate(end_value)
     _check_steps("max_steps", max_steps)

@@ -1,7 +1,7 @@
 """Plain SGD and the learning-rate scaling shared by every jaxdl optimizer.
 
-SGD / mini-batch SGD / BGD differ only in the batch behind g: θ ← θ − η·g (seed 002:205-229;
-the seed's constructor line lacks its colon, 002:216). torch `SGD(lr)` with momentum 0.
+SGD / mini-batch SGD / BGD differ only in the batch behind g: θ ← θ − η·g (Robbins & Monro
+1951; OPT-1). torch `SGD(lr)` with momentum 0.
 SPEC: OPT-1.
 """
 

@@ -1,14 +1,14 @@
 """Coupled L2 regularization vs decoupled weight decay. SPEC: OPT-7.
 
 - `add_l2(λ)` adds the gradient of (λ/2)‖w‖² to g *before* the optimizer. With plain SGD this is
-  the d2l update of seed 003:321-330, w ← (1 − ηλ)w − η·(mean batch gradient).
+  the classic weight-decay update (OPT-7), w ← (1 − ηλ)w − η·(mean batch gradient).
 - `decoupled_weight_decay(λ, η)` goes *after* the optimizer: u ← u − η_t·λ·w (Loshchilov &
   Hutter 2019; torch `AdamW`'s p ← p − lr·wd·p). The two agree only for plain SGD: under Adam the
   coupled λw is divided by √v̂ + ε.
 Masks choose the decayed parameters: None (all, as torch), `(regex, bool)` rules on "/"-joined
 parameter paths (first match wins, unmatched paths are not decayed), or an optax-style pytree or
 callable of bools. The default skips biases and norm scales (`.../bias`, `.../scale`; bias
-decay is optional, 003:330).
+decay is optional, OPT-7).
 """
 
 from __future__ import annotations
