@@ -174,3 +174,32 @@ def test_checkpoint_from_other_architecture_is_refused_and_kept(tmp_path):
     ckdir = os.path.join(wd, "checkpoints")
     assert os.path.isdir(os.path.join(ckdir, "5"))
     assert not os.path.exists(os.path.join(ckdir, "corrupt"))
+
+
+def test_two_process_sigterm_to_one_host_saves_same_step_on_both(tmp_path):
+    """SIGTERM reaches only process 1: both processes agree on a step, save it and exit 143."""
+    port = portpicker.pick_unused_port()
+    env = {**os.environ, "PYTHONPATH": ROOT, "XLA_FLAGS": ""}
+    wd = tmp_path / "multi"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, SCRIPT, str(wd), "--total_steps", "100000", "--checkpoint_every",
+             "100000", "--coordinator_address", f"127.0.0.1:{port}", "--num_processes", "2",
+             "--process_id", str(i)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for i in range(2)
+    ]
+    deadline = time.time() + 240
+    while time.time() < deadline and not os.path.exists(wd / "metrics.jsonl"):
+        time.sleep(0.5)
+    assert os.path.exists(wd / "metrics.jsonl"), "training never started"
+    time.sleep(2)
+    procs[1].send_signal(signal.SIGTERM)
+    outs = [p.communicate(timeout=180)[0] for p in procs]
+    for p, out in zip(procs, outs, strict=True):
+        assert p.returncode == 143, out[-3000:]
+    assert "SIGTERM: checkpoint written at step" in outs[0]
+    steps = [int(d) for d in os.listdir(wd / "checkpoints") if d.isdigit()]
+    assert len(steps) == 1 and steps[0] >= 5, steps
+    saved = load_params(wd, step=steps[0])
+    assert saved["Dense_0"]["kernel"].shape == (64, 32)
