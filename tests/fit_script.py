@@ -20,10 +20,12 @@ import optax
 
 
 class MLP(nn.Module):
+    hidden: int = 32
+
     @nn.compact
     def __call__(self, x, train=False):
         x = x.reshape(x.shape[0], -1)
-        x = nn.relu(nn.Dense(32)(x))
+        x = nn.relu(nn.Dense(self.hidden)(x))
         x = nn.Dropout(0.2, deterministic=not train)(x)
         return nn.Dense(10)(x)
 
@@ -38,11 +40,11 @@ def get_config(**train_overrides):
 
 
 def build(config, evaluators=(), loss_scale=1.0, process_index=None, process_count=None,
-          init_fn=None):
+          init_fn=None, hidden=32):
     from jaxdl import data
     from jaxdl.train import Task, step_options, supervised
 
-    model = MLP()
+    model = MLP(hidden)
     train = data.make_pipeline(
         data.digits("train"), [data.RandomFlip(), data.ScaleToSymmetric()],
         global_batch_size=config.train.batch_size, seed=config.seed,

@@ -77,27 +77,57 @@ def test_nonfinite_steps_skipped_when_configured(tmp_path):
     assert skipped == 6
 
 
-def test_corrupt_latest_checkpoint_falls_back(tmp_path, capsys):
-    wd = str(tmp_path / "run")
-    config = get_config(total_steps=10, checkpoint_every=5)
-    fit(build(config), config, wd)
-    ckdir = os.path.join(wd, "checkpoints")
-    # Truncate every data file of the latest step.
-    files = [f for f in glob.glob(os.path.join(ckdir, "10", "**", "*"), recursive=True)
+def _damage(step_dir, mode):
+    """truncate: every state file cut to a third; flip_data: 32 bytes inverted in the middle of
+    the largest array data file (size unchanged; orbax restores such a file without error, only
+    the checksums notice); flip_metadata: the same in the state's _METADATA."""
+    files = [f for f in glob.glob(os.path.join(step_dir, "state", "**", "*"), recursive=True)
              if os.path.isfile(f) and os.path.getsize(f) > 0]
+    if mode == "flip_data":
+        data = [f for f in files if os.sep + "d" + os.sep in f]
+        files = [max(data, key=os.path.getsize)]
+    elif mode == "flip_metadata":
+        files = [os.path.join(step_dir, "state", "_METADATA")]
     assert files
     for f in files:
+        size = os.path.getsize(f)
         with open(f, "r+b") as fh:
-            fh.truncate(max(os.path.getsize(f) // 3, 1) - 1)
+            if mode == "truncate":
+                fh.truncate(max(size // 3, 1) - 1)
+                continue
+            fh.seek(size // 2 - 16)
+            chunk = fh.read(32)
+            fh.seek(size // 2 - 16)
+            fh.write(bytes(b ^ 0xFF for b in chunk))
+            assert os.path.getsize(f) == size
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_10(tmp_path_factory):
+    wd = str(tmp_path_factory.mktemp("ref") / "run")
+    return fit(build(get_config(total_steps=10), hidden=512), get_config(total_steps=10), wd)
+
+
+@pytest.mark.parametrize("mode", ["truncate", "flip_data", "flip_metadata"])
+def test_damaged_latest_checkpoint_falls_back(tmp_path, capsys, mode, uninterrupted_10):
+    wd = str(tmp_path / "run")
     config = get_config(total_steps=10, checkpoint_every=5)
-    state = fit(build(config), config, wd)
+    fit(build(config, hidden=512), config, wd)  # arrays large enough to be stored uncompressed
+    ckdir = os.path.join(wd, "checkpoints")
+    _damage(os.path.join(ckdir, "10"), mode)
+    capsys.readouterr()
+    state = fit(build(config, hidden=512), config, wd)
     out = capsys.readouterr().out
     assert "checkpoint at step 10" in out and "could not be restored" in out
+    if mode == "flip_data":
+        assert "checksum mismatch in 1 arrays of step 10" in out
+    assert "resumed from checkpoint at step 5" in out
     assert int(state.step) == 10
     quarantined = glob.glob(os.path.join(ckdir, "corrupt", "10-*"))
     assert len(quarantined) == 1, "the damaged checkpoint must be kept aside, not deleted"
-    full = fit(build(get_config(total_steps=10)), get_config(total_steps=10), str(tmp_path / "x"))
-    chex.assert_trees_all_equal(state.params, full.params)
+    chex.assert_trees_all_equal(state.params, uninterrupted_10.params)
+    chex.assert_trees_all_equal(state.opt_state, uninterrupted_10.opt_state)
+    chex.assert_trees_all_equal(state.ema_params, uninterrupted_10.ema_params)
 
 
 def test_sigkill_mid_training_then_resume_is_bitwise_identical(tmp_path):

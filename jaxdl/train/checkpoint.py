@@ -1,7 +1,8 @@
 """Checkpoints with orbax `CheckpointManager`: keep the last N, async save, safe restore.
 
-A checkpoint holds the train state and the data-iterator state (JSON). Restore walks back from
-the latest step: a step that fails to load (truncated, corrupt) is reported, moved aside to
+A checkpoint holds the train state, the data-iterator state (JSON) and a CRC32 per array
+(`jaxdl.train.checksums`). Restore walks back from the latest step: a step that fails to load
+(truncated, bytes changed: checksum mismatch, unreadable metadata) is reported, moved aside to
 `checkpoints/corrupt/<step>-<time>` (never deleted or overwritten), and the previous good one is
 used. Orbax writes each save to a temporary directory and renames it when complete, so a run
 killed mid-save leaves no half-written step behind.
@@ -9,10 +10,12 @@ killed mid-save leaves no half-written step behind.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import time
+import zlib
 from typing import Any
 
 import jax
@@ -20,12 +23,21 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from jaxdl.optim.rules import path_str
+from jaxdl.train import checksums
 
 log = logging.getLogger(__name__)
 
 
 class CheckpointError(RuntimeError):
     """No usable checkpoint could be restored."""
+
+
+class CorruptCheckpointError(CheckpointError):
+    """A checkpoint's bytes differ from the checksums written with it."""
+
+
+def _json_crc(data: dict) -> str:
+    return f"{zlib.crc32(json.dumps(data, sort_keys=True).encode()):08x}"
 
 
 class Checkpointer:
@@ -42,7 +54,11 @@ class Checkpointer:
             enable_async_checkpointing=self.async_save,
             cleanup_tmp_directories=True,
         )
-        handlers = {"state": ocp.StandardCheckpointHandler(), "data": ocp.JsonCheckpointHandler()}
+        handlers = {
+            "state": ocp.StandardCheckpointHandler(),
+            "data": ocp.JsonCheckpointHandler(),
+            "checksums": ocp.JsonCheckpointHandler(),
+        }
         return ocp.CheckpointManager(self.directory, options=options, item_handlers=handlers)
 
     def latest_step(self) -> int | None:
@@ -57,8 +73,13 @@ class Checkpointer:
                 f"a checkpoint for step {step} already exists in {self.directory}; "
                 "refusing to overwrite it"
             )
-        args = {"state": ocp.args.StandardSave(state)}
-        args["data"] = ocp.args.JsonSave(data_state or {})
+        args = {
+            "state": ocp.args.StandardSave(state),
+            "data": ocp.args.JsonSave(data_state or {}),
+            "checksums": ocp.args.JsonSave(
+                {"arrays": checksums.tree_checksums(state), "data": _json_crc(data_state or {})}
+            ),
+        }
         self._manager.save(step, args=ocp.args.Composite(**args))
 
     def wait(self) -> None:
@@ -78,14 +99,27 @@ class Checkpointer:
         )
 
     def _restore_step(self, step: int, target: Any) -> tuple[Any, dict]:
+        """Restores and verifies a step; raises CorruptCheckpointError on a checksum mismatch."""
         target = self._host_target(step) if target is None else target
-        restored = self._manager.restore(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(target), data=ocp.args.JsonRestore()
-            ),
-        )
-        return restored["state"], dict(restored["data"] or {})
+        has_sums = os.path.isdir(os.path.join(self.directory, str(step), "checksums"))
+        items = {"state": ocp.args.StandardRestore(target), "data": ocp.args.JsonRestore()}
+        if has_sums:
+            items["checksums"] = ocp.args.JsonRestore()
+        restored = self._manager.restore(step, args=ocp.args.Composite(**items))
+        state, data = restored["state"], dict(restored["data"] or {})
+        if not has_sums:
+            log.warning("checkpoint at step %d has no checksums (older jaxdl); not verified", step)
+            return state, data
+        sums = restored["checksums"]
+        bad = checksums.mismatches(state, sums["arrays"])
+        if sums.get("data") != _json_crc(data):
+            bad.append("<data iterator state>")
+        if bad:
+            raise CorruptCheckpointError(
+                f"checksum mismatch in {len(bad)} arrays of step {step}: {', '.join(bad[:8])}"
+                + (" ..." if len(bad) > 8 else "")
+            )
+        return state, data
 
     def _quarantine(self, step: int) -> str:
         src = os.path.join(self.directory, str(step))
