@@ -85,7 +85,11 @@ def main():
 
     args.multihost = False
     cli.init_distributed(args)
+    import jax
+
     from jaxdl.train import fit
+
+    print(f"processes={jax.process_count()} devices={jax.device_count()}", flush=True)
 
     def killer(state):
         if args.kill_at and int(state.step) == args.kill_at:

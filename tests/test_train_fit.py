@@ -66,6 +66,29 @@ def test_nonfinite_loss_stops_with_step(tmp_path):
         fit(build(config, loss_scale=float("nan")), config, str(tmp_path / "nan"))
 
 
+def test_nonfinite_midway_stops_naming_the_step_and_keeps_the_checkpoint(tmp_path):
+    import jax.numpy as jnp
+    import optax
+
+    from jaxdl.train import Task, supervised
+
+    rs = np.random.RandomState(0)
+    batches = [{"x": rs.randn(16, 3).astype(np.float32)} for _ in range(10)]
+    batches[6]["x"][2, 1] = np.inf  # the 7th step
+
+    def loss_fn(p, b, rng):
+        return jnp.mean((b["x"] @ p["w"]) ** 2), {}
+
+    init_state, step = supervised(loss_fn, optax.sgd(0.01), init_fn=lambda r: {"w": jnp.ones((3,))})
+    wd = str(tmp_path / "run")
+    config = get_config(total_steps=10, checkpoint_every=5, ema_decay=None)
+    with pytest.raises(NonFiniteLossError, match=r"at step 7 \(.*loss=inf"):
+        fit(Task(init_state, step, iter(batches)), config, wd)
+    assert sorted(int(d) for d in os.listdir(os.path.join(wd, "checkpoints")) if d.isdigit()) == [5]
+    np.testing.assert_array_equal(load_params(wd)["w"], load_params(wd, step=5)["w"])
+    assert np.isfinite(load_params(wd)["w"]).all()
+
+
 def test_nonfinite_steps_skipped_when_configured(tmp_path):
     config = get_config(total_steps=6, skip_nonfinite=True, ema_decay=None)
     wd = str(tmp_path / "skip")
@@ -144,7 +167,7 @@ def test_sigkill_mid_training_then_resume_is_bitwise_identical(tmp_path):
                                 load_params(tmp_path / "ref", ema=True))
 
 
-def test_sigterm_writes_checkpoint(tmp_path):
+def test_sigterm_writes_checkpoint_and_resumes_to_the_uninterrupted_result(tmp_path):
     wd = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": ROOT, "XLA_FLAGS": ""}
     proc = subprocess.Popen(
@@ -160,15 +183,22 @@ def test_sigterm_writes_checkpoint(tmp_path):
     assert "SIGTERM: checkpoint written at step" in out
     steps = [int(d) for d in os.listdir(wd / "checkpoints") if d.isdigit()]
     assert len(steps) == 1 and steps[0] >= 5
+    end = steps[0] + 3
+    resumed = _run_script(wd, "--total_steps", end, "--checkpoint_every", 100000)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resumed from checkpoint at step {steps[0]}" in resumed.stderr + resumed.stdout
+    ref = _run_script(tmp_path / "ref", "--total_steps", end, "--checkpoint_every", 100000)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+    chex.assert_trees_all_equal(load_params(wd), load_params(tmp_path / "ref"))
+    chex.assert_trees_all_equal(load_params(wd, ema=True), load_params(tmp_path / "ref", ema=True))
 
 
-def test_two_process_multihost_equals_one_process(tmp_path):
-    port = portpicker.pick_unused_port()
-    common = ["--total_steps", 5, "--coordinator_address", f"127.0.0.1:{port}",
-              "--num_processes", 2]
+def _two_processes(workdir, total_steps, port):
     env = {**os.environ, "PYTHONPATH": ROOT, "XLA_FLAGS": ""}
+    common = ["--total_steps", total_steps, "--coordinator_address", f"127.0.0.1:{port}",
+              "--num_processes", 2]
     procs = [
-        subprocess.Popen([sys.executable, SCRIPT, str(tmp_path / "multi"), *map(str, common),
+        subprocess.Popen([sys.executable, SCRIPT, str(workdir), *map(str, common),
                           "--process_id", str(i)], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
         for i in range(2)
@@ -176,10 +206,24 @@ def test_two_process_multihost_equals_one_process(tmp_path):
     outs = [p.communicate(timeout=300)[0] for p in procs]
     for p, out in zip(procs, outs, strict=True):
         assert p.returncode == 0, out[-3000:]
+        assert "processes=2 devices=2" in out, out[-3000:]  # one CPU device per process
+    return outs
+
+
+def test_two_process_multihost_equals_one_process_and_resumes(tmp_path):
+    _two_processes(tmp_path / "multi", 5, portpicker.pick_unused_port())
     single = _run_script(tmp_path / "single", "--total_steps", 5)
     assert single.returncode == 0, single.stderr[-2000:]
+    assert "processes=1 devices=1" in single.stdout
     multi, one = load_params(tmp_path / "multi"), load_params(tmp_path / "single")
     chex.assert_trees_all_close(multi, one, atol=1e-6, rtol=1e-6)
+    # Resume the 2-process run from its step-5 checkpoint to step 8.
+    outs = _two_processes(tmp_path / "multi", 8, portpicker.pick_unused_port())
+    assert "resumed from checkpoint at step 5" in outs[0]
+    single = _run_script(tmp_path / "single", "--total_steps", 8)
+    assert single.returncode == 0, single.stderr[-2000:]
+    chex.assert_trees_all_close(load_params(tmp_path / "multi"), load_params(tmp_path / "single"),
+                                atol=1e-6, rtol=1e-6)
 
 
 def test_checkpoint_from_other_architecture_is_refused_and_kept(tmp_path):

@@ -188,3 +188,36 @@ def test_pmap_dropout_masks_differ_across_devices():
     mean_mask = -np.asarray(backend.to_checkpoint(state).params["w"])
     assert ((mean_mask > 0) & (mean_mask < 1)).any(), mean_mask
     assert 0.3 < mean_mask.mean() < 0.7
+
+
+def test_skipping_mixed_batches_equals_a_run_on_the_finite_ones():
+    """Finite steps are applied exactly as without skipping; NaN steps change nothing (params,
+    Adam moments and count, EMA, mutable collections)."""
+    params, _ = _problem()
+    good = [_problem(seed=s)[1] for s in (1, 2, 3)]
+    bad = {**good[0], "x": good[0]["x"].at[3, 1].set(jnp.nan)}
+    tx = optax.adam(1e-2)
+
+    def loss_with_count(p, b, rng, mutable):
+        loss, aux = loss_fn(p, b, rng)
+        return loss, (aux, {"stats": {"n": mutable["stats"]["n"] + 1}})
+
+    def run(batches, skip):
+        init_state, step = supervised(
+            loss_with_count, tx, init_fn=lambda r: {"params": params, "stats": {"n": 0.0}},
+            ema_decay=0.9, has_mutable=True, skip_nonfinite=skip)
+        state, step = init_state(jax.random.PRNGKey(0)), jax.jit(step)
+        flags = []
+        for b in batches:
+            state, m = step(state, b)
+            flags.append(int(m.get("skipped", 0)))
+        return state, flags
+
+    mixed, flags = run([good[0], bad, good[1], bad, bad, good[2]], skip=True)
+    clean, _ = run(good, skip=False)
+    assert flags == [0, 1, 0, 1, 1, 0]
+    chex.assert_trees_all_equal(mixed.params, clean.params)
+    chex.assert_trees_all_equal(mixed.opt_state, clean.opt_state)
+    chex.assert_trees_all_equal(mixed.ema_params, clean.ema_params)
+    chex.assert_trees_all_equal(mixed.mutable, clean.mutable)
+    assert float(mixed.mutable["stats"]["n"]) == 3 and int(mixed.step) == 6
