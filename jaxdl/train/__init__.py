@@ -4,7 +4,7 @@ the small pieces in `jaxdl.train.pieces`."""
 
 from jaxdl.train.adversarial import AdversarialState, Player, adversarial
 from jaxdl.train.checkpoint import Checkpointer, CheckpointError, load_params
-from jaxdl.train.config import TrainConfig, step_options
+from jaxdl.train.config import TrainConfig, engine_config, step_options
 from jaxdl.train.loop import NonFiniteLossError, fit
 from jaxdl.train.parallel import JitBackend, PmapBackend, make_backend
 from jaxdl.train.preemption import Preempted
@@ -27,6 +27,7 @@ __all__ = [
     "TrainState",
     "adversarial",
     "check_step",
+    "engine_config",
     "fit",
     "load_params",
     "make_backend",

@@ -86,7 +86,9 @@ def adversarial(
     d_batch: "full": every D update sees the whole batch with its own key (fresh z);
       "slices": the batch is split into `d_steps` interleaved slices, update i sees slice i and
       the generator update sees the last slice (WGAN's m samples per update).
-    unroll_steps: k look-ahead D updates inside the generator's loss (0: plain GAN).
+    unroll_steps: k look-ahead D updates inside the generator's loss (0: plain GAN). The
+      look-ahead differentiates through `d_tx`: Adam needs `eps_root` > 0 there (its √v has an
+      infinite derivative at a zero gradient, which gives NaN).
     d_constraint: params -> params applied after each D update, e.g. WGAN weight clipping
       `lambda p: jaxdl.optim.clip_weights(p, 0.01)`.
     clip_norm: global-norm gradient clipping for both players.

@@ -21,6 +21,34 @@ def resolve_dtype(dtype: Any) -> Any:
     return _DTYPES[dtype]
 
 
+def engine_config(**overrides: Any) -> Any:
+    """A `config.train` group holding every engine key with its default, one per line; an
+    experiment adds its own keys (learning rate, ...) and overrides defaults by keyword."""
+    import ml_collections
+
+    c = ml_collections.ConfigDict()
+    c.total_steps = 1000
+    c.batch_size = 128  # global, over all devices and hosts
+    c.log_every = 50
+    c.eval_every = 0  # 0: evaluate only at the end
+    c.checkpoint_every = 1000  # 0: only at the end
+    c.keep_checkpoints = 3
+    c.async_checkpoint = True
+    c.parallel = "jit"  # or "pmap" (one host)
+    c.sharding = ()  # ((regex, spec), ...) rules on state paths, see jaxdl.train.sharding
+    c.accum_steps = 1  # micro-batches per step (supervised step only)
+    c.clip_norm = None  # global gradient-norm clipping
+    c.ema_decay = None  # keep an EMA of the (generator's) params
+    c.ema_warmup = False  # EMA decay min(d, (1 + t) / (10 + t))
+    c.compute_dtype = "float32"  # or "bfloat16"
+    c.skip_nonfinite = False  # skip NaN/Inf steps instead of stopping
+    for key, value in overrides.items():
+        if key not in c:
+            raise KeyError(f"engine_config has no key {key!r}; keys: {sorted(c)}")
+        c[key] = value
+    return c
+
+
 def step_options(train: Any) -> dict[str, Any]:
     """The step keys present in `config.train` as keyword arguments for `supervised` /
     `adversarial` (accum_steps, clip_norm, ema_decay, ema_warmup, compute_dtype,
