@@ -28,6 +28,7 @@ from jaxdl.gan.penalties import gradient_penalty, interpolates, real_gradient_pe
 from jaxdl.gan.toy_data import (
     MIXTURES,
     MixtureSource,
+    MixtureStream,
     grid_centers,
     mixture,
     mixture_batches,
@@ -41,6 +42,7 @@ __all__ = [
     "MIXTURES",
     "GanLoss",
     "MixtureSource",
+    "MixtureStream",
     "d_hinge",
     "d_least_squares",
     "d_minimax",

@@ -99,3 +99,34 @@ def mixture_batches(
     """
     source = MixtureSource(name, size, seed)
     return make_pipeline(source, global_batch_size=batch_size, seed=seed, **pipeline_kwargs)
+
+
+class MixtureStream:
+    """Endless batches `{"x": float32 (B, 2)}` drawn on the fly, about 100× cheaper per batch
+    than the record-by-record grain pipeline of `mixture_batches` (what a 2-D toy GAN needs).
+
+    Batch i is drawn from `default_rng([seed, i, process_index])`: reproducible and resumable
+    (`get_state`/`set_state` hold i, so `fit` checkpoints the position). `batch_size` is global;
+    each of P processes draws its B / P rows with its own key.
+    """
+
+    def __init__(self, name: str, batch_size: int, seed: int = 0):
+        mixture(name)  # validates the name
+        count = jax.process_count()
+        if batch_size % count:
+            raise ValueError(f"batch_size {batch_size} is not divisible by {count} processes")
+        self.name, self.local, self.seed, self.index = name, batch_size // count, seed, 0
+
+    def __iter__(self) -> MixtureStream:
+        return self
+
+    def __next__(self) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng([self.seed, self.index, jax.process_index()])
+        self.index += 1
+        return {"x": sample_mixture_np(rng, self.name, self.local)}
+
+    def get_state(self) -> dict:
+        return {"index": self.index}
+
+    def set_state(self, state: dict) -> None:
+        self.index = int(state["index"])
