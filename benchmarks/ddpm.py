@@ -31,16 +31,13 @@ class _Records(list):
 
 
 def _jax(args) -> list[dict]:
-    from jaxdl._xla_flags import set_xla_flags
-
-    set_xla_flags()
     import jax
     import jax.numpy as jnp
 
     from benchmarks.harness import time_fn
     from jaxdl import diffusion, optim
     from jaxdl.models.unet import DDPMUNet
-    from jaxdl.train import TrainState, make_train_step
+    from jaxdl.train import supervised
 
     model = DDPMUNet(dropout=0.0, fused_norm=not args.plain_norm)
     schedule = diffusion.make_schedule("linear", 1000)
@@ -51,14 +48,14 @@ def _jax(args) -> list[dict]:
     def apply(p, x, t, rng):
         return model.apply({"params": p}, x, t, train=True, rngs={"dropout": rng})
 
-    step = jax.jit(make_train_step(diffusion.make_loss_fn(schedule, apply), tx, clip_norm=1.0),
-                   donate_argnums=0)
+    init_state, train_step = supervised(diffusion.make_loss_fn(schedule, apply), tx,
+                                        init_fn=init, clip_norm=1.0)
+    step = jax.jit(train_step, donate_argnums=0)
     out = _Records()
     for b in args.batch_sizes:
         # A fresh state per batch size (the step donates it); no other copy of the params is
         # kept, as in the PyTorch run where the model holds the only one.
-        holder = {"s": TrainState.create(params=init(jax.random.PRNGKey(0)), tx=tx,
-                                         rng=jax.random.PRNGKey(1))}
+        holder = {"s": jax.jit(init_state)(jax.random.PRNGKey(0))}
         batch = {"image": jax.random.uniform(jax.random.PRNGKey(2), (b, 32, 32, 3), minval=-1)}
         t0 = time.perf_counter()
         compiled = step.lower(holder["s"], batch).compile()

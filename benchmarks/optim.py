@@ -17,17 +17,13 @@ import re
 import time
 from collections.abc import Callable
 
-from jaxdl._xla_flags import set_xla_flags
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
 
-set_xla_flags()
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-
-import jaxdl.optim as jo  # noqa: E402
-from benchmarks.harness import Reporter, machine_info, time_fn  # noqa: E402
+import jaxdl.optim as jo
+from benchmarks.harness import Reporter, machine_info, time_fn
 
 # (shape, count): 3x3 convs at 128/256 channels, dense/attention projections, biases.
 SHAPES = [

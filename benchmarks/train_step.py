@@ -12,7 +12,12 @@ import argparse
 import itertools
 import time
 
+import jax
+
+from benchmarks.harness import Reporter, machine_info, time_fn
+from experiments import mnist_classifier
 from jaxdl._xla_flags import set_xla_flags
+from jaxdl.train import make_backend
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -23,18 +28,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--pipeline_batches", type=int, default=60)
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
-    set_xla_flags(host_devices=args.devices or None)
-
-    import jax
-    import ml_collections  # noqa: F401
-
-    from benchmarks.harness import Reporter, machine_info, time_fn
-    from experiments import mnist_classifier
-    from jaxdl.train import TrainState, make_backend, make_train_step
+    set_xla_flags(host_devices=args.devices or None)  # before jax starts its backend
 
     rep = Reporter(args.out)
     config = mnist_classifier.get_config("quick")
-    config.batch_size = args.batch_size
+    config.train.batch_size = args.batch_size
     task = mnist_classifier.build(config)
     it = iter(task.train_data)
     batch = next(it)
@@ -44,13 +42,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for parallel in ("jit", "pmap"):
         backend = make_backend(parallel)
 
-        def init_state_fn():
-            return TrainState.create(params=task.init_fn(jax.random.PRNGKey(0)), tx=task.tx,
-                                     rng=jax.random.PRNGKey(1))
-
-        state = backend.init_state(init_state_fn)
-        step = backend.compile_step(make_train_step(task.loss_fn, task.tx,
-                                                    axis_name=backend.axis_name))
+        state = backend.init_state(lambda: task.init_state(jax.random.PRNGKey(0)))
+        step = backend.compile_step(task.train_step)
         device_batch = backend.put_batch(batch)
         holder = {"state": state}
 
@@ -78,7 +71,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     step_ips = args.batch_size / results["jit"]
     rep.emit("mnist_pipeline_throughput", images_per_s=pipeline_ips,
              step_consumes_images_per_s=step_ips, ratio=pipeline_ips / step_ips,
-             num_workers=config.num_workers, **info)
+             num_workers=config.data.num_workers, **info)
     return rep.records
 
 

@@ -5,29 +5,25 @@ Quick (embedded MNIST-5k, 4,000 train / 1,000 held-out test, ~1-2 min on 2 CPU c
     python -m experiments.mnist_classifier --preset quick --workdir workdirs/mnist_quick
 Full (TFDS `mnist`, 60k/10k; needs the prepared dataset, see README):
     python -m experiments.mnist_classifier --workdir workdirs/mnist
-The trained classifier also scores generated MNIST digits (features and confidence).
+The trained classifier also scores generated MNIST digits (`experiments.ddpm_cifar` calls
+`train_classifier`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 
-from jaxdl._xla_flags import set_xla_flags
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
 
-set_xla_flags()
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import ml_collections  # noqa: E402
-import optax  # noqa: E402
-
-from jaxdl import cli, data  # noqa: E402
-from jaxdl.models.cnn import SimpleCNN  # noqa: E402
-from jaxdl.train import Task, fit  # noqa: E402
-from jaxdl.train.evaluate import MeanEvaluator  # noqa: E402
+from jaxdl import cli, data
+from jaxdl.models.cnn import SimpleCNN
+from jaxdl.train import Task, engine_config, fit, step_options, supervised
+from jaxdl.train.evaluate import MeanEvaluator
 
 PRESETS = ("quick", "full")
 
@@ -35,34 +31,39 @@ PRESETS = ("quick", "full")
 def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0
-    c.dataset = "tfds:mnist"
-    c.data_dir = ""  # TFDS data dir ("" = TFDS default / $TFDS_DATA_DIR)
-    c.image_size = 32  # MNIST is zero-padded from 28x28, as the DDPM quick preset sees it
-    c.total_steps = 5000
-    c.batch_size = 128
-    c.eval_batch_size = 512
-    c.learning_rate = 1e-3
-    c.num_workers = 0
-    c.log_every = 100
-    c.eval_every = 1000
-    c.checkpoint_every = 1000
-    c.parallel = "jit"
-    c.model = ml_collections.ConfigDict(dict(features=(32, 64), hidden=128, dropout=0.1))
+
+    c.data = ml_collections.ConfigDict()
+    c.data.dataset = "tfds:mnist"
+    c.data.data_dir = ""  # TFDS data dir ("": $TFDS_DATA_DIR or ~/tensorflow_datasets)
+    c.data.image_size = 32  # zero-padded from 28x28, as the DDPM quick preset's samples
+    c.data.num_workers = 0  # grain worker processes for the training batches
+
+    c.model = ml_collections.ConfigDict()
+    c.model.features = (32, 64)  # channels of the two conv blocks
+    c.model.hidden = 128  # penultimate features (used to score generated digits)
+    c.model.dropout = 0.1
+
+    c.train = engine_config(  # every engine key (jaxdl.train.engine_config), these changed
+        total_steps=5000,
+        batch_size=128,
+        log_every=100,
+        eval_every=1000,
+        checkpoint_every=1000,
+    )
+    c.train.learning_rate = 1e-3  # Adam, cosine decay to 0 over total_steps
+
+    c.eval = ml_collections.ConfigDict()
+    c.eval.batch_size = 512
+
     if preset == "quick":
-        c.dataset = "mnist5k"
-        c.total_steps = 600
-        c.log_every = 50
-        c.eval_every = 200
-        c.checkpoint_every = 200
+        c.data.dataset = "mnist5k"
+        c.train.total_steps = 600
+        c.train.log_every = 50
+        c.train.eval_every = 200
+        c.train.checkpoint_every = 200
     elif preset not in (None, "full"):
-        raise ValueError(f"unknown preset {preset!r}; choose from {PRESETS}")
+        raise cli.ConfigError(f"unknown preset {preset!r}; choose from {PRESETS}")
     return c
-
-
-def _source(config, split):
-    embedded = config.dataset in data.catalog.EMBEDDED
-    kw = {} if embedded else {"data_dir": config.data_dir or None}
-    return data.get_source(config.dataset, split, **kw)
 
 
 def make_model(config) -> SimpleCNN:
@@ -71,14 +72,17 @@ def make_model(config) -> SimpleCNN:
 
 def build(config: ml_collections.ConfigDict) -> Task:
     model = make_model(config)
-    size = config.image_size
+    size = config.data.image_size
     transforms = [data.PadTo(size), data.ScaleToSymmetric()]
+
+    def source(split):
+        return cli.data_source(config.data.dataset, split, config.data.data_dir)
+
     train = data.make_pipeline(
-        _source(config, "train"), transforms, global_batch_size=config.batch_size,
-        seed=config.seed, num_workers=config.num_workers,
+        source("train"), transforms, global_batch_size=config.train.batch_size,
+        seed=config.seed, num_workers=config.data.num_workers,
     )
-    test = data.eval_batches(_source(config, "test"), transforms, config.eval_batch_size,
-                             pad=True)
+    test = data.eval_batches(source("test"), transforms, config.eval.batch_size, pad=True)
 
     def loss_fn(params, batch, rng):
         logits = model.apply({"params": params}, batch["image"], train=True,
@@ -98,26 +102,37 @@ def build(config: ml_collections.ConfigDict) -> Task:
     def init_fn(rng):
         return model.init(rng, jnp.zeros((1, size, size, 1)))["params"]
 
-    tx = optax.adam(optax.cosine_decay_schedule(config.learning_rate, config.total_steps))
-    return Task(init_fn, loss_fn, tx, train, evaluators=[MeanEvaluator(metric_fn, test,
-                                                                        prefix="test/")])
+    tx = optax.adam(optax.cosine_decay_schedule(config.train.learning_rate,
+                                                config.train.total_steps))
+    init_state, train_step = supervised(loss_fn, tx, init_fn=init_fn,
+                                        **step_options(config.train))
+    return Task(init_state, train_step, train,
+                evaluators=[MeanEvaluator(metric_fn, test, prefix="test/")])
+
+
+def train_classifier(config: ml_collections.ConfigDict, workdir: str) -> dict:
+    """Trains (or resumes) the classifier in `workdir`; returns the test metrics
+    ({"test/accuracy", "test/loss", "wall_time_s", "devices"}), also in `results.json`."""
+    t0 = time.time()
+    task = build(config)
+    state = fit(task, config, workdir)
+    results = dict(task.evaluators[0](state))
+    results["wall_time_s"] = time.time() - t0
+    results["devices"] = jax.device_count()
+    if jax.process_index() == 0:
+        with open(os.path.join(workdir, "results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+    return results
 
 
 def main(argv: list[str] | None = None) -> dict:
     config, args = cli.parse(argv, get_config, name="mnist_classifier", presets=PRESETS)
     cli.init_distributed(args)
-    t0 = time.time()
-    task = build(config)
-    state = fit(task, config, args.workdir)
-    results = dict(task.evaluators[0](state))
-    results["wall_time_s"] = time.time() - t0
-    results["devices"] = jax.device_count()
+    results = train_classifier(config, args.workdir)
     if jax.process_index() == 0:
-        with open(os.path.join(args.workdir, "results.json"), "w") as f:
-            json.dump(results, f, indent=2)
         print(json.dumps(results, indent=2))
     return results
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    cli.run(main)

@@ -12,28 +12,24 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 
-from jaxdl._xla_flags import set_xla_flags
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
 
-set_xla_flags()
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import ml_collections  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-
-from jaxdl import cli, data, optim  # noqa: E402
-from jaxdl.models.cnn import SimpleCNN  # noqa: E402
-from jaxdl.models.mlp import MLP  # noqa: E402
-from jaxdl.train import Task, fit  # noqa: E402
-from jaxdl.train.evaluate import MeanEvaluator  # noqa: E402
-from jaxdl.train.writers import read_metrics  # noqa: E402
+from jaxdl import cli, data, optim
+from jaxdl.models.cnn import SimpleCNN
+from jaxdl.models.mlp import MLP
+from jaxdl.train import Task, engine_config, fit, step_options, supervised
+from jaxdl.train.evaluate import MeanEvaluator
+from jaxdl.train.writers import read_metrics
 
 PRESETS = ("quick", "full")
-# name -> factory(learning_rate); learning rates chosen per optimizer family (config.lr).
+# name -> factory(learning_rate); learning rates chosen per optimizer family
+# (config.train.learning_rate.NAME).
 OPTIMIZERS = {
     "sgd": optim.sgd,
     "momentum": lambda lr: optim.momentum(lr),
@@ -53,36 +49,55 @@ MODELS = {
 
 def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
-    c.seed = 0
-    c.num_seeds = 3
-    c.models = tuple(MODELS)
-    c.optimizers = tuple(OPTIMIZERS)
-    c.lr = ml_collections.ConfigDict(dict(
-        sgd=0.5, momentum=0.05, momentum_velocity=0.05, momentum_ema=0.5, nesterov=0.05,
-        adagrad=0.05, rmsprop=1e-3, adam=1e-3, adamw=1e-3))
-    c.total_steps = 1000
-    c.batch_size = 64
-    c.log_every = 25
-    c.eval_every = 0
-    c.checkpoint_every = 0
+    c.seed = 0  # run s of each pair uses seed + s (init, dropout and data order)
+    c.num_seeds = 3  # runs per (model, optimizer) pair, averaged
+    c.models = tuple(MODELS)  # names in MODELS
+    c.optimizers = tuple(OPTIMIZERS)  # names in OPTIMIZERS
+
+    c.train = engine_config(  # every engine key (jaxdl.train.engine_config), these changed
+        total_steps=1000,  # per run
+        batch_size=64,
+        log_every=25,  # points of the loss curves
+        checkpoint_every=0,  # at the end only
+    )
+    c.train.learning_rate = ml_collections.ConfigDict()  # per optimizer
+    c.train.learning_rate.sgd = 0.5
+    c.train.learning_rate.momentum = 0.05
+    c.train.learning_rate.momentum_velocity = 0.05
+    c.train.learning_rate.momentum_ema = 0.5
+    c.train.learning_rate.nesterov = 0.05
+    c.train.learning_rate.adagrad = 0.05
+    c.train.learning_rate.rmsprop = 1e-3
+    c.train.learning_rate.adam = 1e-3
+    c.train.learning_rate.adamw = 1e-3
+
+    c.eval = ml_collections.ConfigDict()
+    c.eval.batch_size = 200
+
     if preset == "quick":
         c.num_seeds = 1
-        c.total_steps = 150
+        c.train.total_steps = 150
     elif preset not in (None, "full"):
-        raise ValueError(f"unknown preset {preset!r}; choose from {PRESETS}")
+        raise cli.ConfigError(f"unknown preset {preset!r}; choose from {PRESETS}")
     return c
 
 
+def _check_names(models, optimizers) -> None:
+    unknown = [m for m in models if m not in MODELS] + [o for o in optimizers
+                                                        if o not in OPTIMIZERS]
+    if unknown:
+        raise cli.ConfigError(f"unknown model/optimizer names {unknown}; models: {list(MODELS)}, "
+                              f"optimizers: {list(OPTIMIZERS)}")
+
+
 def build(config, model_name: str, opt_name: str, seed: int) -> Task:
-    if model_name not in MODELS or opt_name not in OPTIMIZERS:
-        raise ValueError(f"unknown model/optimizer {model_name}/{opt_name}; models: "
-                         f"{list(MODELS)}, optimizers: {list(OPTIMIZERS)}")
+    _check_names([model_name], [opt_name])
     model = MODELS[model_name]()
     flat = model_name == "mlp"
     transforms = [data.ToUnit()]
     train = data.make_pipeline(data.mnist5k("train"), transforms,
-                               global_batch_size=config.batch_size, seed=seed)
-    test = data.eval_batches(data.mnist5k("test"), transforms, 200, pad=True)
+                               global_batch_size=config.train.batch_size, seed=seed)
+    test = data.eval_batches(data.mnist5k("test"), transforms, config.eval.batch_size, pad=True)
 
     def logits_fn(params, images):
         x = images.reshape(images.shape[0], -1) if flat else images
@@ -101,9 +116,11 @@ def build(config, model_name: str, opt_name: str, seed: int) -> Task:
         shape = (1, 784) if flat else (1, 28, 28, 1)
         return model.init(rng, jnp.zeros(shape))["params"]
 
-    tx = OPTIMIZERS[opt_name](config.lr[opt_name])
-    return Task(init_fn, loss_fn, tx, train, evaluators=[MeanEvaluator(metric_fn, test,
-                                                                        prefix="test/")])
+    tx = OPTIMIZERS[opt_name](config.train.learning_rate[opt_name])
+    init_state, train_step = supervised(loss_fn, tx, init_fn=init_fn,
+                                        **step_options(config.train))
+    return Task(init_state, train_step, train,
+                evaluators=[MeanEvaluator(metric_fn, test, prefix="test/")])
 
 
 def _plot(curves: dict, path: str) -> None:
@@ -128,6 +145,7 @@ def _plot(curves: dict, path: str) -> None:
 def main(argv: list[str] | None = None) -> list[dict]:
     config, args = cli.parse(argv, get_config, name="optimizer_comparison", presets=PRESETS)
     cli.init_distributed(args)
+    _check_names(config.models, config.optimizers)
     rows, curves = [], {}
     for model_name in config.models:
         for opt_name in config.optimizers:
@@ -144,10 +162,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 rec = [r for r in read_metrics(wd) if "loss" in r]
                 losses.append([r["loss"] for r in rec])
             curves[(model_name, opt_name)] = ([r["step"] for r in rec], np.mean(losses, 0))
-            rows.append(dict(model=model_name, optimizer=opt_name, lr=config.lr[opt_name],
+            lr = config.train.learning_rate[opt_name]
+            rows.append(dict(model=model_name, optimizer=opt_name, lr=lr,
                              final_train_loss=float(np.mean([x[-1] for x in losses])),
                              test_accuracy=float(np.mean(accs)), wall_time_s=float(np.mean(walls)),
-                             seeds=config.num_seeds, steps=config.total_steps))
+                             seeds=config.num_seeds, steps=config.train.total_steps))
     if jax.process_index() == 0:
         _plot(curves, os.path.join(args.workdir, "loss_curves.png"))
         with open(os.path.join(args.workdir, "results.json"), "w") as f:
@@ -163,4 +182,4 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    cli.run(main)

@@ -1,4 +1,5 @@
-"""XLA flags that must be set before jax initializes (import this before `import jax`)."""
+"""XLA flags that must be set before jax initializes a backend (before the first computation or
+device query; importing jax is fine). `experiments/` and `benchmarks/` set them on import."""
 
 import os
 from importlib import metadata

@@ -1,11 +1,15 @@
-"""Shared command line of every experiment: `--workdir`, `--preset`, `--config.key=value`.
+"""Shared command line of every experiment: `--workdir`, `--preset`, `--config.a.b=value`.
 
-    python -m experiments.NAME [--preset quick] [--workdir DIR] [--config.total_steps=100] ...
+    python -m experiments.NAME [--preset quick] [--workdir DIR] [--config.train.total_steps=100]
 
 Unknown config keys are rejected with the list of valid ones; values are parsed as Python
 literals and must keep the type of the preset's value. Multi-host runs add
 `--multihost` (auto-detected cluster: TPU pods, SLURM, ...) or the explicit
 `--coordinator_address HOST:PORT --num_processes N --process_id I`.
+
+`run(main)` is every entry point's `__main__`: a user's mistake (`UsageError`: a bad config key,
+value or preset, a missing input file or workdir; or a TFDS dataset that is not prepared) ends
+with its message on stderr and exit code 2; any other exception keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,14 +17,75 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import ml_collections
 
 
-class ConfigError(ValueError):
-    """A bad `--config.*` override or preset name."""
+class UsageError(Exception):
+    """A mistake on the command line, reported by `run` without a traceback (exit code 2)."""
+
+
+class ConfigError(UsageError, ValueError):
+    """A bad `--config.*` override, config value or preset name."""
+
+
+class MissingInputError(UsageError, FileNotFoundError):
+    """An input the command line names or needs (weights, statistics, a trained workdir) is
+    missing."""
+
+
+def require_checkpoints(workdir: str, hint: str = "") -> str:
+    """`workdir` if it holds a `checkpoints/` directory (a trained run); otherwise a
+    `MissingInputError` naming it, followed by `hint`."""
+    if not os.path.isdir(os.path.join(workdir, "checkpoints")):
+        raise MissingInputError(f"no trained run in workdir {workdir!r} (no checkpoints/ in it)"
+                                + (f"; {hint}" if hint else ""))
+    return workdir
+
+
+def data_source(dataset: str, split: str, data_dir: str = ""):
+    """The source `config.data.dataset` names (`jaxdl.data.get_source`): embedded sets as they
+    are, TFDS ones read from `data_dir` ("" = TFDS default). A name `get_source` rejects is a
+    `ConfigError`; a TFDS dataset that is not prepared raises `DatasetNotFoundError`."""
+    from jaxdl import data
+
+    try:
+        if dataset in data.catalog.EMBEDDED:
+            return data.get_source(dataset, split)
+        return data.get_source(dataset, split, data_dir=data_dir or None)
+    except ValueError as e:
+        raise ConfigError(f"--config.data.dataset={dataset!r}: {e}") from e
+
+
+def is_usage_error(error: BaseException) -> bool:
+    """`UsageError`s and a TFDS dataset that is not prepared (`jaxdl.data.DatasetNotFoundError`,
+    whose message names the fixes)."""
+    if isinstance(error, UsageError):
+        return True
+    from jaxdl.data.tfds_source import DatasetNotFoundError
+
+    return isinstance(error, DatasetNotFoundError)
+
+
+def run(main: Callable[[list[str]], Any], argv: Sequence[str] | None = None) -> NoReturn:
+    """Calls `main(argv)` (default: `sys.argv[1:]`) and exits: 0 when it returns, 2 with
+    "PROG: error: MESSAGE" on stderr for a usage error (`is_usage_error`). Other exceptions
+    propagate with their traceback."""
+    module = main.__module__
+    if module == "__main__":  # `python -m experiments.NAME`: the module's name is in its spec
+        module = getattr(getattr(sys.modules["__main__"], "__spec__", None), "name", None)
+    prog = f"python -m {module}" if module else os.path.basename(sys.argv[0])
+    try:
+        main(list(sys.argv[1:] if argv is None else argv))
+    except Exception as e:
+        if not is_usage_error(e):
+            raise
+        print(f"{prog}: error: {e}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    sys.exit(0)
 
 
 def _valid_keys(config: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
@@ -97,8 +162,8 @@ def parse(
 ) -> tuple[ml_collections.ConfigDict, argparse.Namespace]:
     """Parses the shared flags; returns the config (preset + overrides) and the other flags.
 
-    aliases: short flags for config keys, e.g. {"steps": "sample_steps"} makes `--steps 50`
-    the same as `--config.sample_steps=50` (typed like the key; applied after overrides).
+    aliases: short flags for config keys, e.g. {"steps": "eval.sample_steps"} makes `--steps 50`
+    the same as `--config.eval.sample_steps=50` (typed like the key; applied after overrides).
     """
     parser = argparse.ArgumentParser(prog=f"python -m experiments.{name}")
     parser.add_argument("--preset", default=None, choices=list(presets),
@@ -135,7 +200,7 @@ def init_distributed(args: argparse.Namespace) -> None:
 
     if args.coordinator_address:
         if args.num_processes is None or args.process_id is None:
-            raise ValueError("--coordinator_address needs --num_processes and --process_id")
+            raise ConfigError("--coordinator_address needs --num_processes and --process_id")
         jax.distributed.initialize(
             coordinator_address=args.coordinator_address,
             num_processes=args.num_processes,

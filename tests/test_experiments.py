@@ -1,14 +1,42 @@
-"""A 2-step run of every experiment's `quick` preset (end-to-end: data, model, fit, outputs)."""
+"""A 2-step run of every experiment's `quick` preset (end-to-end: data, model, fit, outputs),
+and the configs' shared layout."""
 
 import json
 import os
 
 import numpy as np
+import pytest
 
 from experiments import ddpm_cifar, mnist_classifier, optimizer_comparison
+from jaxdl import cli
+from jaxdl.metrics import generative
+from jaxdl.train import TrainConfig, step_options
 
-TWO_STEPS = ["--preset", "quick", "--config.total_steps=2", "--config.log_every=1",
-             "--config.eval_every=2", "--config.checkpoint_every=2"]
+EXPERIMENTS = (ddpm_cifar, mnist_classifier, optimizer_comparison)
+ENGINE_KEYS = ("total_steps", "batch_size", "log_every", "eval_every", "checkpoint_every",
+               "keep_checkpoints", "async_checkpoint", "parallel", "sharding", "accum_steps",
+               "clip_norm", "ema_decay", "ema_warmup", "compute_dtype", "skip_nonfinite")
+
+TWO_STEPS = ["--preset", "quick", "--config.train.total_steps=2", "--config.train.log_every=1",
+             "--config.train.eval_every=2", "--config.train.checkpoint_every=2"]
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS, ids=lambda m: m.__name__.split(".")[-1])
+def test_configs_group_their_keys(experiment):
+    for preset in (None, *experiment.PRESETS):
+        config = experiment.get_config(preset)
+        assert isinstance(config.seed, int) and set(ENGINE_KEYS) <= set(config.train)
+        TrainConfig.from_config(config)  # valid for the engine
+        assert set(step_options(config.train)) == {"accum_steps", "clip_norm", "ema_decay",
+                                                   "ema_warmup", "compute_dtype",
+                                                   "skip_nonfinite"}
+    with pytest.raises(cli.ConfigError, match="unknown preset 'nope'"):
+        experiment.get_config("nope")
+
+
+def test_ddpm_scorer_is_chosen_by_dataset():
+    assert ddpm_cifar.get_config("quick").data.dataset in generative.CLASSIFIER_DATASETS
+    assert ddpm_cifar.get_config("paper").data.dataset not in generative.CLASSIFIER_DATASETS
 
 
 def test_mnist_classifier_quick_two_steps(tmp_path):
@@ -34,13 +62,20 @@ def test_optimizer_comparison_quick_two_steps(tmp_path):
 
 def test_ddpm_quick_two_steps_then_sample(tmp_path):
     clf = str(tmp_path / "classifier")
-    mnist_classifier.main([*TWO_STEPS, "--workdir", clf])
+    cconf = mnist_classifier.get_config("quick")
+    cconf.train.update(dict(total_steps=2, log_every=1, checkpoint_every=2))
+    assert 0.0 <= mnist_classifier.train_classifier(cconf, clf)["test/accuracy"] <= 1.0
     wd = str(tmp_path / "ddpm")
-    small = ["--config.classifier_workdir=" + clf, "--config.eval_samples=8",
-             "--config.num_samples=4", "--config.sample_steps=2", "--config.sample_batch=4"]
+    small = ["--config.eval.classifier_workdir=" + clf, "--config.eval.eval_samples=8",
+             "--config.model.ch_mult=(1, 2)", "--config.model.attn_resolutions=(16,)",
+             "--config.eval.num_samples=4", "--steps", "2", "--config.eval.sample_batch=4"]
     report = ddpm_cifar.main([*TWO_STEPS, "--workdir", wd, *small])
     assert set(report) >= {"frechet_distance", "confident_share", "classes_present"}
-    assert os.path.exists(os.path.join(wd, "samples", "step_00000002.png"))
+    assert report["num_samples"] == 8
+    with open(os.path.join(wd, "metrics.jsonl")) as f:  # the grid is the engine's eval image
+        grids = [r["samples_png"] for r in map(json.loads, f) if "samples_png" in r]
+    assert grids == [os.path.join("images", "samples", "step_00000002.png")]
+    assert os.path.getsize(os.path.join(wd, grids[0])) > 0
     with np.load(os.path.join(wd, "samples.npz")) as f:
         assert f["images"].shape == (8, 32, 32, 1) and f["images"].dtype == np.uint8
     os.remove(os.path.join(wd, "samples.png"))
@@ -48,21 +83,25 @@ def test_ddpm_quick_two_steps_then_sample(tmp_path):
     assert os.path.exists(os.path.join(wd, "samples.png"))
 
 
-def test_ddpm_cifar_eval_without_inception_weights_fails_before_sampling(tmp_path):
-    import pytest
+def test_ddpm_sample_without_a_trained_workdir_is_a_usage_error(tmp_path):
+    with pytest.raises(cli.MissingInputError, match="no trained run in workdir.*--mode train"):
+        ddpm_cifar.main(["--preset", "quick", "--mode", "sample",
+                         "--workdir", str(tmp_path / "none")])
+    with pytest.raises(cli.ConfigError, match="ancestral sampler runs all T=1000"):
+        ddpm_cifar.main(["--mode", "sample", "--steps", "50", "--workdir", str(tmp_path)])
 
+
+def test_ddpm_cifar_eval_without_inception_weights_fails_before_sampling(tmp_path):
     missing = str(tmp_path / "pt_inception.pth")
     with pytest.raises(FileNotFoundError, match="inception_weights.*pytorch-fid.*github"):
         ddpm_cifar.main(["--mode", "eval", "--workdir", str(tmp_path / "run"),
-                         f"--config.inception_weights={missing}"])
+                         f"--config.eval.inception_weights={missing}"])
 
 
 def test_ddpm_cifar_eval_with_missing_fid_stats_fails_before_sampling(tmp_path):
-    import pytest
-
     weights = tmp_path / "pt_inception.safetensors"
     weights.write_bytes(b"")  # existence is checked first; the file is never read here
     with pytest.raises(FileNotFoundError, match="fid_stats.*not a file.*'mu' and 'sigma'"):
         ddpm_cifar.main(["--mode", "eval", "--workdir", str(tmp_path / "run"),
-                         f"--config.inception_weights={weights}",
-                         f"--config.fid_stats={tmp_path / 'stats.npz'}"])
+                         f"--config.eval.inception_weights={weights}",
+                         f"--config.eval.fid_stats={tmp_path / 'stats.npz'}"])
