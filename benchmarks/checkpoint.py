@@ -4,7 +4,8 @@ CIFAR-10 U-Net train state (35.7M params + EMA + Adam moments, about 572 MB).
     python -m benchmarks.checkpoint [--repeats 3] [--out results.jsonl]
 
 Prints JSON lines: the checksum computation alone, and synchronous save + restore through
-`jaxdl.train.Checkpointer` with checksums (computed on save, verified on restore) and without (side by side in one run).
+`jaxdl.train.Checkpointer` with checksums (computed on save, verified on restore) and
+without (side by side in one run).
 """
 
 from __future__ import annotations
@@ -47,24 +48,30 @@ def main(argv=None) -> None:
     for with_checksums in (False, True):
         if not with_checksums:  # neither computed on save nor verified on restore
             ckpt_lib.checksums.tree_checksums = lambda tree: {}
-        directory = tempfile.mkdtemp()
-        step = [0]
-
-        def save_restore():
-            step[0] += 1
-            c = ckpt_lib.Checkpointer(directory, async_save=False, keep=1)
-            c.save(step[0], state)
-            c.close()
-            c = ckpt_lib.Checkpointer(directory, async_save=False, keep=1)
-            out = c._restore_step(step[0], None)[0]
-            c.close()
-            return out
-
-        rep.emit("save_restore", checksums=with_checksums, **time_fn(save_restore, repeats=args.repeats),
-                 **info)
+        timing = _time_save_restore(ckpt_lib.Checkpointer, state, args.repeats)
+        rep.emit("save_restore", checksums=with_checksums, **timing, **info)
         ckpt_lib.checksums.tree_checksums = original
-        shutil.rmtree(directory, ignore_errors=True)
 
+
+def _time_save_restore(checkpointer, state, repeats: int) -> dict:
+    """Median of synchronous save + restore of `state` into a fresh step of a temp directory."""
+    directory = tempfile.mkdtemp()
+    step = [0]
+
+    def save_restore():
+        step[0] += 1
+        c = checkpointer(directory, async_save=False, keep=1)
+        c.save(step[0], state)
+        c.close()
+        c = checkpointer(directory, async_save=False, keep=1)
+        out = c._restore_step(step[0], None)[0]
+        c.close()
+        return out
+
+    try:
+        return time_fn(save_restore, repeats=repeats)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 if __name__ == "__main__":
     main()

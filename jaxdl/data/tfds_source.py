@@ -18,7 +18,7 @@ def _not_found_message(name: str, data_dir: str, download: bool) -> str:
     return (
         f"TFDS dataset {name!r} is not prepared in {data_dir} ({tried}). Fixes: prepare it on a "
         f"machine with network (`tfds build {name} --file_format=array_record`), then pass its "
-        "data dir (`--config.data_dir=DIR` or the TFDS_DATA_DIR environment variable); or use "
+        "data dir (`--config.data.data_dir=DIR` or the TFDS_DATA_DIR environment variable); or use "
         "an embedded dataset instead (`--preset quick`, e.g. mnist5k, digits, image_patches)."
     )
 
