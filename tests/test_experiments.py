@@ -105,3 +105,19 @@ def test_ddpm_cifar_eval_with_missing_fid_stats_fails_before_sampling(tmp_path):
         ddpm_cifar.main(["--mode", "eval", "--workdir", str(tmp_path / "run"),
                          f"--config.eval.inception_weights={weights}",
                          f"--config.eval.fid_stats={tmp_path / 'stats.npz'}"])
+
+
+def test_mnist_classifier_learns_in_sixty_steps(tmp_path):
+    """A broken experiment (labels shuffled, wrong loss, no update) would stay near 10%."""
+    wd = str(tmp_path / "run")
+    results = mnist_classifier.main([
+        "--preset", "quick", "--workdir", wd, "--config.train.total_steps=60",
+        "--config.train.batch_size=64", "--config.train.log_every=20",
+        "--config.train.eval_every=0", "--config.train.checkpoint_every=0"])
+    assert results["test/accuracy"] > 0.6, results
+    with open(os.path.join(wd, "metrics.jsonl")) as f:
+        losses = [r["loss"] for r in map(json.loads, f) if "loss" in r]
+    assert len(losses) == 3 and losses[-1] < 0.7 * losses[0], losses
+    with open(os.path.join(wd, "results.json")) as f:
+        assert json.load(f)["test/accuracy"] == results["test/accuracy"]
+
