@@ -58,7 +58,7 @@ def test_not_prepared_without_download_raises_helpful_error(tmp_path):
     assert isinstance(info.value, FileNotFoundError)
     message = str(info.value)
     for needle in (str(tmp_path), "not prepared", "download=False", "tfds build cifar10",
-                   "--config.data_dir", "TFDS_DATA_DIR", "--preset quick"):
+                   "--config.data.data_dir", "TFDS_DATA_DIR", "--preset quick"):
         assert needle in message
 
 

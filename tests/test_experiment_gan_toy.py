@@ -23,22 +23,24 @@ TINY = [
 @pytest.mark.parametrize("preset", ["pacgan", "madgan", "meg"])
 def test_two_steps_write_results_samples_and_plot(tmp_path, preset):
     wd = str(tmp_path / preset)
-    results = gan_toy.main(["--preset", preset, "--workdir", wd, *TINY, "--config.seeds=2"])
+    seeds = 2 if preset == "pacgan" else 1  # the seed loop once; MAD-GAN and MEG build once
+    results = gan_toy.main(["--preset", preset, "--workdir", wd, *TINY, f"--config.seeds={seeds}"])
     with open(os.path.join(wd, "results.json")) as f:
         saved = json.load(f)
-    assert saved["method"] == preset and saved["seeds"] == 2 and len(saved["per_seed"]) == 2
+    assert saved["method"] == preset and len(saved["per_seed"]) == saved["seeds"] == seeds
     assert set(saved["summary"]) == {"modes_covered", "high_quality", "reverse_kl"}
     assert results["summary"]["modes_covered"]["mean"] == np.mean(
         [r["modes_covered"] for r in saved["per_seed"]]
     )
-    for seed in (0, 1):
+    for seed in range(seeds):
         samples = np.load(os.path.join(wd, f"seed_{seed}", "samples.npz"))["samples"]
         assert samples.shape == (40, 2) and samples.dtype == np.float32
         assert np.isfinite(samples).all()
         assert Image.open(os.path.join(wd, f"seed_{seed}", "samples.png")).size[0] > 100
-    a = np.load(os.path.join(wd, "seed_0", "samples.npz"))["samples"]
-    b = np.load(os.path.join(wd, "seed_1", "samples.npz"))["samples"]
-    assert not np.allclose(a, b)  # the seeds really differ
+    if seeds == 2:
+        a = np.load(os.path.join(wd, "seed_0", "samples.npz"))["samples"]
+        b = np.load(os.path.join(wd, "seed_1", "samples.npz"))["samples"]
+        assert not np.allclose(a, b)  # the seeds really differ
 
 
 def test_bad_names_are_usage_errors(tmp_path):
