@@ -31,8 +31,16 @@ def main(argv=None) -> None:
     from jaxdl.train import checkpoint as ckpt_lib
     from jaxdl.train import checksums, supervised
 
-    model = DDPMUNet(in_ch=3, out_ch=3, ch=128, ch_mult=(1, 2, 2, 2), num_res_blocks=2,
-                     attn_resolutions=(16,), dropout=0.1, num_groups=32)  # Ho et al. CIFAR-10
+    model = DDPMUNet(
+        in_ch=3,
+        out_ch=3,
+        ch=128,
+        ch_mult=(1, 2, 2, 2),
+        num_res_blocks=2,
+        attn_resolutions=(16,),
+        dropout=0.1,
+        num_groups=32,
+    )  # Ho et al. CIFAR-10
 
     def init_fn(rng):
         return model.init(rng, jnp.zeros((1, 32, 32, 3)), jnp.zeros((1,), jnp.int32))["params"]
@@ -42,8 +50,11 @@ def main(argv=None) -> None:
     n_bytes = sum(x.nbytes for x in jax.tree.leaves(state))
     rep = Reporter(args.out)
     info = {**machine_info(), "state_mb": round(n_bytes / 2**20, 1)}
-    rep.emit("checksums_only", **time_fn(lambda: checksums.tree_checksums(state),
-                                         repeats=args.repeats, warmup=1), **info)
+    rep.emit(
+        "checksums_only",
+        **time_fn(lambda: checksums.tree_checksums(state), repeats=args.repeats, warmup=1),
+        **info,
+    )
     original = checksums.tree_checksums
     for with_checksums in (False, True):
         if not with_checksums:  # neither computed on save nor verified on restore
@@ -72,6 +83,7 @@ def _time_save_restore(checkpointer, state, repeats: int) -> dict:
         return time_fn(save_restore, repeats=repeats)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
 
 if __name__ == "__main__":
     main()

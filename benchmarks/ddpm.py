@@ -41,15 +41,17 @@ def _jax(args) -> list[dict]:
 
     model = DDPMUNet(dropout=0.0, fused_norm=not args.plain_norm)
     schedule = diffusion.make_schedule("linear", 1000)
-    init = jax.jit(lambda k: model.init(k, jnp.zeros((1, 32, 32, 3)),
-                                        jnp.zeros((1,), jnp.int32))["params"])
+    init = jax.jit(
+        lambda k: model.init(k, jnp.zeros((1, 32, 32, 3)), jnp.zeros((1,), jnp.int32))["params"]
+    )
     tx = optim.adam(2e-4)
 
     def apply(p, x, t, rng):
         return model.apply({"params": p}, x, t, train=True, rngs={"dropout": rng})
 
-    init_state, train_step = supervised(diffusion.make_loss_fn(schedule, apply), tx,
-                                        init_fn=init, clip_norm=1.0)
+    init_state, train_step = supervised(
+        diffusion.make_loss_fn(schedule, apply), tx, init_fn=init, clip_norm=1.0
+    )
     step = jax.jit(train_step, donate_argnums=0)
     out = _Records()
     for b in args.batch_sizes:
@@ -67,26 +69,50 @@ def _jax(args) -> list[dict]:
             return m
 
         st = time_fn(run, repeats=args.repeats, warmup=1)
-        out.append(dict(bench=f"ddpm_train_step_b{b}", framework="jaxdl", **st,
-                        compile_s=compile_s, gflops_per_s=flops / st["median_s"] / 1e9))
+        out.append(
+            dict(
+                bench=f"ddpm_train_step_b{b}",
+                framework="jaxdl",
+                **st,
+                compile_s=compile_s,
+                gflops_per_s=flops / st["median_s"] / 1e9,
+            )
+        )
         del holder, run
     params = init(jax.random.PRNGKey(0))
     a = jax.random.normal(jax.random.PRNGKey(3), (2048, 2048))
     matmul = jax.jit(lambda m: m @ m)
     mm = time_fn(lambda: matmul(a), repeats=10)
-    out.append(dict(bench="matmul_peak_2048", framework="jaxdl", **mm,
-                    gflops_per_s=2 * 2048**3 / mm["median_s"] / 1e9))
+    out.append(
+        dict(
+            bench="matmul_peak_2048",
+            framework="jaxdl",
+            **mm,
+            gflops_per_s=2 * 2048**3 / mm["median_s"] / 1e9,
+        )
+    )
     fwd = jax.jit(lambda p, x, t: model.apply({"params": p}, x, t))
     x, t = jnp.zeros((32, 32, 32, 3)), jnp.full((32,), 500, jnp.int32)
-    out.append(dict(bench="ddpm_forward_b32", framework="jaxdl",
-                    **time_fn(lambda: fwd(params, x, t), repeats=args.repeats)))
+    out.append(
+        dict(
+            bench="ddpm_forward_b32",
+            framework="jaxdl",
+            **time_fn(lambda: fwd(params, x, t), repeats=args.repeats),
+        )
+    )
     if args.ddim:
+
         def eps_fn(x, t):
             return model.apply({"params": params}, x, t)
 
         sample = jax.jit(lambda k: diffusion.sample_ddim(eps_fn, schedule, (32, 32, 32, 3), k))
-        out.append(dict(bench="ddpm_ddim50_b32", framework="jaxdl",
-                        **time_fn(lambda: sample(jax.random.PRNGKey(0)), repeats=1)))
+        out.append(
+            dict(
+                bench="ddpm_ddim50_b32",
+                framework="jaxdl",
+                **time_fn(lambda: sample(jax.random.PRNGKey(0)), repeats=1),
+            )
+        )
     return out
 
 
@@ -111,8 +137,13 @@ def _torch(args) -> list[dict]:
             t0 = time.perf_counter()
             fn()
             ts.append(time.perf_counter() - t0)
-        return dict(median_s=float(np.median(ts)), p10_s=float(np.percentile(ts, 10)),
-                    p90_s=float(np.percentile(ts, 90)), repeats=repeats, first_call_s=first)
+        return dict(
+            median_s=float(np.median(ts)),
+            p10_s=float(np.percentile(ts, 10)),
+            p90_s=float(np.percentile(ts, 90)),
+            repeats=repeats,
+            first_call_s=first,
+        )
 
     for b in args.batch_sizes:
         x0 = torch.rand(b, 3, 32, 32) * 2 - 1
@@ -127,17 +158,31 @@ def _torch(args) -> list[dict]:
             opt.step()
 
         model.train()
-        out.append(dict(bench=f"ddpm_train_step_b{b}", framework="torch",
-                        **timed(train_step, args.repeats)))
+        out.append(
+            dict(
+                bench=f"ddpm_train_step_b{b}", framework="torch", **timed(train_step, args.repeats)
+            )
+        )
     a = torch.randn(2048, 2048)
     mm = timed(lambda: a @ a, 10)
-    out.append(dict(bench="matmul_peak_2048", framework="torch", **mm,
-                    gflops_per_s=2 * 2048**3 / mm["median_s"] / 1e9))
+    out.append(
+        dict(
+            bench="matmul_peak_2048",
+            framework="torch",
+            **mm,
+            gflops_per_s=2 * 2048**3 / mm["median_s"] / 1e9,
+        )
+    )
     model.eval()
     x, t = torch.zeros(32, 3, 32, 32), torch.full((32,), 500)
     with torch.no_grad():
-        out.append(dict(bench="ddpm_forward_b32", framework="torch",
-                        **timed(lambda: model(x, t), args.repeats)))
+        out.append(
+            dict(
+                bench="ddpm_forward_b32",
+                framework="torch",
+                **timed(lambda: model(x, t), args.repeats),
+            )
+        )
         if args.ddim:
             sched = DDIMScheduler(num_train_timesteps=1000)
 
@@ -156,8 +201,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch_sizes", default="8,32")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--ddim", action="store_true", help="also time DDIM-50 sampling (slow)")
-    p.add_argument("--plain_norm", action="store_true",
-                   help="jaxdl with plain flax GroupNorm instead of the fused one")
+    p.add_argument(
+        "--plain_norm",
+        action="store_true",
+        help="jaxdl with plain flax GroupNorm instead of the fused one",
+    )
     p.add_argument("--out", default=None)
     p.add_argument("--only", choices=("jaxdl", "torch"), default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -171,11 +219,21 @@ def main(argv: list[str] | None = None) -> None:
     rep = Reporter(args.out)
     results: dict[tuple[str, str], dict] = {}
     for fw in ("jaxdl", "torch"):
-        cmd = [sys.executable, "-m", "benchmarks.ddpm", "--only", fw, "--batch_sizes",
-               ",".join(map(str, args.batch_sizes)), "--repeats", str(args.repeats)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.ddpm",
+            "--only",
+            fw,
+            "--batch_sizes",
+            ",".join(map(str, args.batch_sizes)),
+            "--repeats",
+            str(args.repeats),
+        ]
         cmd += ["--plain_norm"] if args.plain_norm else []
-        proc = subprocess.run(cmd + (["--ddim"] if args.ddim else []), capture_output=True,
-                              text=True)
+        proc = subprocess.run(
+            cmd + (["--ddim"] if args.ddim else []), capture_output=True, text=True
+        )
         if proc.returncode:
             print(f"{fw} benchmark failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
             continue
@@ -186,8 +244,12 @@ def main(argv: list[str] | None = None) -> None:
     for (bench, fw), r in sorted(results.items()):
         ref = results.get((bench, "torch"))
         if fw == "jaxdl" and ref and not bench.startswith("matmul"):
-            rep.emit(bench + "_ratio", jaxdl_over_torch=r["median_s"] / ref["median_s"],
-                     jaxdl_peak_rss_gib=r["peak_rss_gib"], torch_peak_rss_gib=ref["peak_rss_gib"])
+            rep.emit(
+                bench + "_ratio",
+                jaxdl_over_torch=r["median_s"] / ref["median_s"],
+                jaxdl_peak_rss_gib=r["peak_rss_gib"],
+                torch_peak_rss_gib=ref["peak_rss_gib"],
+            )
 
 
 if __name__ == "__main__":

@@ -53,8 +53,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
         stats = time_fn(run, repeats=args.repeats, warmup=2)
         results[parallel] = stats["median_s"]
-        rep.emit(f"mnist_cnn_train_step_{parallel}", batch_size=args.batch_size,
-                 compile_plus_first_s=stats.pop("first_call_s"), **stats, **info)
+        rep.emit(
+            f"mnist_cnn_train_step_{parallel}",
+            batch_size=args.batch_size,
+            compile_plus_first_s=stats.pop("first_call_s"),
+            **stats,
+            **info,
+        )
     rep.emit("mnist_cnn_train_step_pmap_vs_jit", ratio=results["pmap"] / results["jit"])
 
     # Input pipeline: images/s of the grain pipeline alone, against the step's consumption.
@@ -69,9 +74,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     times.sort()
     pipeline_ips = args.pipeline_batches * args.batch_size / times[1]
     step_ips = args.batch_size / results["jit"]
-    rep.emit("mnist_pipeline_throughput", images_per_s=pipeline_ips,
-             step_consumes_images_per_s=step_ips, ratio=pipeline_ips / step_ips,
-             num_workers=config.data.num_workers, **info)
+    rep.emit(
+        "mnist_pipeline_throughput",
+        images_per_s=pipeline_ips,
+        step_consumes_images_per_s=step_ips,
+        ratio=pipeline_ips / step_ips,
+        num_workers=config.data.num_workers,
+        **info,
+    )
     return rep.records
 
 

@@ -120,7 +120,8 @@ def check_sampler(config) -> None:
     if ev.sampler == "ddpm" and ev.sample_steps != config.diffusion.num_timesteps:
         raise cli.ConfigError(
             f"the DDPM ancestral sampler runs all T={config.diffusion.num_timesteps} steps "
-            f"(got --steps {ev.sample_steps}); use --sampler ddim for fewer")
+            f"(got --steps {ev.sample_steps}); use --sampler ddim for fewer"
+        )
 
 
 def make_sampler(config, model, schedule):
@@ -131,16 +132,20 @@ def make_sampler(config, model, schedule):
     def sample(params, key, n):
         eps_fn = lambda x, t: model.apply({"params": params}, x, t, train=False)  # noqa: E731
         if ev.sampler == "ddim":
-            return diffusion.sample_ddim(eps_fn, schedule, (n, *size), key,
-                                         num_steps=ev.sample_steps, clip_x0=ev.clip_x0)
-        return diffusion.sample_ddpm(eps_fn, schedule, (n, *size), key, variance=ev.variance,
-                                     clip_x0=ev.clip_x0)
+            return diffusion.sample_ddim(
+                eps_fn, schedule, (n, *size), key, num_steps=ev.sample_steps, clip_x0=ev.clip_x0
+            )
+        return diffusion.sample_ddpm(
+            eps_fn, schedule, (n, *size), key, variance=ev.variance, clip_x0=ev.clip_x0
+        )
 
     jitted = jax.jit(sample, static_argnums=2)
 
     def run(params, key, n):
-        out = [np.asarray(jitted(params, jax.random.fold_in(key, i), min(ev.sample_batch,
-                                 n - i))) for i in range(0, n, ev.sample_batch)]
+        out = [
+            np.asarray(jitted(params, jax.random.fold_in(key, i), min(ev.sample_batch, n - i)))
+            for i in range(0, n, ev.sample_batch)
+        ]
         return np.concatenate(out)
 
     return run
@@ -154,7 +159,10 @@ def build(config: ml_collections.ConfigDict) -> Task:
     model, schedule = make_model(config), _schedule(config)
     train = data.make_pipeline(
         cli.data_source(config.data.dataset, "train", config.data.data_dir),
-        _transforms(config), global_batch_size=config.train.batch_size, seed=config.seed)
+        _transforms(config),
+        global_batch_size=config.train.batch_size,
+        seed=config.seed,
+    )
 
     def apply(params, x_t, t, rng):
         return model.apply({"params": params}, x_t, t, train=True, rngs={"dropout": rng})
@@ -171,8 +179,9 @@ def build(config: ml_collections.ConfigDict) -> Task:
         return [("samples", images.to_uint8(x))]
 
     tx = optim.adam(optim.linear_warmup(config.train.learning_rate, config.train.warmup_steps))
-    init_state, train_step = supervised(diffusion.make_loss_fn(schedule, apply), tx,
-                                        init_fn=init_fn, **step_options(config.train))
+    init_state, train_step = supervised(
+        diffusion.make_loss_fn(schedule, apply), tx, init_fn=init_fn, **step_options(config.train)
+    )
     return Task(init_state, train_step, train, evaluators=[sample_grid])
 
 
@@ -181,18 +190,23 @@ def _params(config, workdir):
         if not os.path.isdir(config.eval.pretrained):
             raise cli.MissingInputError(
                 f"--config.eval.pretrained={config.eval.pretrained!r} is not a folder: expected "
-                "a diffusers google/ddpm-cifar10-32 folder (docs/ddpm_weights.md)")
+                "a diffusers google/ddpm-cifar10-32 folder (docs/ddpm_weights.md)"
+            )
         from jaxdl.convert import load_diffusers_unet
 
         return load_diffusers_unet(config.eval.pretrained)
-    cli.require_checkpoints(workdir, "train it first (--mode train) or sample a diffusers "
-                                     "folder with --config.eval.pretrained=DIR")
+    cli.require_checkpoints(
+        workdir,
+        "train it first (--mode train) or sample a diffusers "
+        "folder with --config.eval.pretrained=DIR",
+    )
     return make_model(config), load_params(workdir, ema=config.train.ema_decay is not None)
 
 
 def write_samples(config, workdir, model, params, n):
-    x = make_sampler(config, model, _schedule(config))(params,
-                                                       jax.random.PRNGKey(config.seed + 1), n)
+    x = make_sampler(config, model, _schedule(config))(
+        params, jax.random.PRNGKey(config.seed + 1), n
+    )
     u8 = images.to_uint8(x)
     images.save_grid(u8[: config.eval.num_samples], os.path.join(workdir, "samples.png"))
     np.savez_compressed(os.path.join(workdir, "samples.npz"), images=u8)
@@ -213,8 +227,11 @@ def make_scorer(config, workdir):
         cparams = load_params(cwd)
         features = jax.jit(lambda x: clf.apply({"params": cparams}, x, return_features=True))
         return generative.ClassifierScorer.from_dataset(
-            features, config.data.dataset, _transforms(config, train=False),
-            data_dir=config.data.data_dir or None)
+            features,
+            config.data.dataset,
+            _transforms(config, train=False),
+            data_dir=config.data.data_dir or None,
+        )
     from jaxdl.convert import load_inception  # FID/IS, Ho et al.'s protocol. SPEC: DIF-6
 
     variables = load_inception(config.eval.inception_weights)
@@ -235,17 +252,24 @@ def _check_inception_inputs(config) -> None:
         raise cli.MissingInputError(
             f"FID/IS evaluation needs InceptionV3 weights; --config.eval.inception_weights="
             f"{path!r} is not a file. Use pytorch-fid's pt_inception-2015-12-05-6726825d.pth (or "
-            f"a .safetensors copy) from {FID_WEIGHTS_URL}; see docs/fid_inception.md.")
+            f"a .safetensors copy) from {FID_WEIGHTS_URL}; see docs/fid_inception.md."
+        )
     if config.eval.fid_stats and not os.path.isfile(config.eval.fid_stats):
         raise cli.MissingInputError(
             f"--config.eval.fid_stats={config.eval.fid_stats!r} is not a file: expected an .npz "
-            "with 'mu' and 'sigma', or leave it empty to compute the train split's statistics")
+            "with 'mu' and 'sigma', or leave it empty to compute the train split's statistics"
+        )
 
 
 def main(argv: list[str] | None = None) -> dict:
-    config, args = cli.parse(argv, get_config, name="ddpm_cifar", presets=PRESETS,
-                             modes=("train", "sample", "eval"),
-                             aliases={"sampler": "eval.sampler", "steps": "eval.sample_steps"})
+    config, args = cli.parse(
+        argv,
+        get_config,
+        name="ddpm_cifar",
+        presets=PRESETS,
+        modes=("train", "sample", "eval"),
+        aliases={"sampler": "eval.sampler", "steps": "eval.sample_steps"},
+    )
     cli.init_distributed(args)
     check_sampler(config)
     # Digit sets are scored after training too; RGB sets (FID/IS) need `--mode eval`.
@@ -257,8 +281,13 @@ def main(argv: list[str] | None = None) -> dict:
         fit(build(config), config, args.workdir)
     model, params = _params(config, args.workdir)
     scorer = make_scorer(config, args.workdir) if score else None
-    x = write_samples(config, args.workdir, model, params,
-                      config.eval.eval_samples if score else config.eval.num_samples)
+    x = write_samples(
+        config,
+        args.workdir,
+        model,
+        params,
+        config.eval.eval_samples if score else config.eval.num_samples,
+    )
     if scorer is None:
         return {}
     report = scorer(x)

@@ -79,14 +79,16 @@ def build(config: ml_collections.ConfigDict) -> Task:
         return cli.data_source(config.data.dataset, split, config.data.data_dir)
 
     train = data.make_pipeline(
-        source("train"), transforms, global_batch_size=config.train.batch_size,
-        seed=config.seed, num_workers=config.data.num_workers,
+        source("train"),
+        transforms,
+        global_batch_size=config.train.batch_size,
+        seed=config.seed,
+        num_workers=config.data.num_workers,
     )
     test = data.eval_batches(source("test"), transforms, config.eval.batch_size, pad=True)
 
     def loss_fn(params, batch, rng):
-        logits = model.apply({"params": params}, batch["image"], train=True,
-                             rngs={"dropout": rng})
+        logits = model.apply({"params": params}, batch["image"], train=True, rngs={"dropout": rng})
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
         acc = jnp.mean(jnp.argmax(logits, -1) == batch["label"])
         return loss, {"accuracy": acc}
@@ -96,18 +98,22 @@ def build(config: ml_collections.ConfigDict) -> Task:
         mask = batch["mask"].astype(jnp.float32)
         nll = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
         correct = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
-        return {"accuracy": jnp.sum(correct * mask), "loss": jnp.sum(nll * mask),
-                "count": jnp.sum(mask)}
+        return {
+            "accuracy": jnp.sum(correct * mask),
+            "loss": jnp.sum(nll * mask),
+            "count": jnp.sum(mask),
+        }
 
     def init_fn(rng):
         return model.init(rng, jnp.zeros((1, size, size, 1)))["params"]
 
-    tx = optax.adam(optax.cosine_decay_schedule(config.train.learning_rate,
-                                                config.train.total_steps))
-    init_state, train_step = supervised(loss_fn, tx, init_fn=init_fn,
-                                        **step_options(config.train))
-    return Task(init_state, train_step, train,
-                evaluators=[MeanEvaluator(metric_fn, test, prefix="test/")])
+    tx = optax.adam(
+        optax.cosine_decay_schedule(config.train.learning_rate, config.train.total_steps)
+    )
+    init_state, train_step = supervised(loss_fn, tx, init_fn=init_fn, **step_options(config.train))
+    return Task(
+        init_state, train_step, train, evaluators=[MeanEvaluator(metric_fn, test, prefix="test/")]
+    )
 
 
 def train_classifier(config: ml_collections.ConfigDict, workdir: str) -> dict:

@@ -83,11 +83,14 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
 
 
 def _check_names(models, optimizers) -> None:
-    unknown = [m for m in models if m not in MODELS] + [o for o in optimizers
-                                                        if o not in OPTIMIZERS]
+    unknown = [m for m in models if m not in MODELS] + [
+        o for o in optimizers if o not in OPTIMIZERS
+    ]
     if unknown:
-        raise cli.ConfigError(f"unknown model/optimizer names {unknown}; models: {list(MODELS)}, "
-                              f"optimizers: {list(OPTIMIZERS)}")
+        raise cli.ConfigError(
+            f"unknown model/optimizer names {unknown}; models: {list(MODELS)}, "
+            f"optimizers: {list(OPTIMIZERS)}"
+        )
 
 
 def build(config, model_name: str, opt_name: str, seed: int) -> Task:
@@ -95,8 +98,9 @@ def build(config, model_name: str, opt_name: str, seed: int) -> Task:
     model = MODELS[model_name]()
     flat = model_name == "mlp"
     transforms = [data.ToUnit()]
-    train = data.make_pipeline(data.mnist5k("train"), transforms,
-                               global_batch_size=config.train.batch_size, seed=seed)
+    train = data.make_pipeline(
+        data.mnist5k("train"), transforms, global_batch_size=config.train.batch_size, seed=seed
+    )
     test = data.eval_batches(data.mnist5k("test"), transforms, config.eval.batch_size, pad=True)
 
     def logits_fn(params, images):
@@ -117,10 +121,10 @@ def build(config, model_name: str, opt_name: str, seed: int) -> Task:
         return model.init(rng, jnp.zeros(shape))["params"]
 
     tx = OPTIMIZERS[opt_name](config.train.learning_rate[opt_name])
-    init_state, train_step = supervised(loss_fn, tx, init_fn=init_fn,
-                                        **step_options(config.train))
-    return Task(init_state, train_step, train,
-                evaluators=[MeanEvaluator(metric_fn, test, prefix="test/")])
+    init_state, train_step = supervised(loss_fn, tx, init_fn=init_fn, **step_options(config.train))
+    return Task(
+        init_state, train_step, train, evaluators=[MeanEvaluator(metric_fn, test, prefix="test/")]
+    )
 
 
 def _plot(curves: dict, path: str) -> None:
@@ -163,18 +167,31 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 losses.append([r["loss"] for r in rec])
             curves[(model_name, opt_name)] = ([r["step"] for r in rec], np.mean(losses, 0))
             lr = config.train.learning_rate[opt_name]
-            rows.append(dict(model=model_name, optimizer=opt_name, lr=lr,
-                             final_train_loss=float(np.mean([x[-1] for x in losses])),
-                             test_accuracy=float(np.mean(accs)), wall_time_s=float(np.mean(walls)),
-                             seeds=config.num_seeds, steps=config.train.total_steps))
+            rows.append(
+                dict(
+                    model=model_name,
+                    optimizer=opt_name,
+                    lr=lr,
+                    final_train_loss=float(np.mean([x[-1] for x in losses])),
+                    test_accuracy=float(np.mean(accs)),
+                    wall_time_s=float(np.mean(walls)),
+                    seeds=config.num_seeds,
+                    steps=config.train.total_steps,
+                )
+            )
     if jax.process_index() == 0:
         _plot(curves, os.path.join(args.workdir, "loss_curves.png"))
         with open(os.path.join(args.workdir, "results.json"), "w") as f:
             json.dump(rows, f, indent=2)
-        table = ["| model | optimizer | lr | final train loss | test accuracy | wall time (s) |",
-                 "|---|---|---|---|---|---|"]
-        table += [f"| {r['model']} | {r['optimizer']} | {r['lr']:g} | {r['final_train_loss']:.4f}"
-                  f" | {r['test_accuracy']:.4f} | {r['wall_time_s']:.1f} |" for r in rows]
+        table = [
+            "| model | optimizer | lr | final train loss | test accuracy | wall time (s) |",
+            "|---|---|---|---|---|---|",
+        ]
+        table += [
+            f"| {r['model']} | {r['optimizer']} | {r['lr']:g} | {r['final_train_loss']:.4f}"
+            f" | {r['test_accuracy']:.4f} | {r['wall_time_s']:.1f} |"
+            for r in rows
+        ]
         with open(os.path.join(args.workdir, "results.md"), "w") as f:
             f.write("\n".join(table) + "\n")
         print("\n".join(table))

@@ -41,8 +41,10 @@ def require_checkpoints(workdir: str, hint: str = "") -> str:
     """`workdir` if it holds a `checkpoints/` directory (a trained run); otherwise a
     `MissingInputError` naming it, followed by `hint`."""
     if not os.path.isdir(os.path.join(workdir, "checkpoints")):
-        raise MissingInputError(f"no trained run in workdir {workdir!r} (no checkpoints/ in it)"
-                                + (f"; {hint}" if hint else ""))
+        raise MissingInputError(
+            f"no trained run in workdir {workdir!r} (no checkpoints/ in it)"
+            + (f"; {hint}" if hint else "")
+        )
     return workdir
 
 
@@ -130,9 +132,10 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: Sequence[str])
     while i < len(items):
         arg = items[i]
         if not arg.startswith("--config."):
-            raise ConfigError(f"unrecognized argument {arg!r}; config overrides look like "
-                              "--config.key=value")
-        body = arg[len("--config."):]
+            raise ConfigError(
+                f"unrecognized argument {arg!r}; config overrides look like --config.key=value"
+            )
+        body = arg[len("--config.") :]
         if "=" in body:
             key, text = body.split("=", 1)
         else:
@@ -166,14 +169,22 @@ def parse(
     the same as `--config.eval.sample_steps=50` (typed like the key; applied after overrides).
     """
     parser = argparse.ArgumentParser(prog=f"python -m experiments.{name}")
-    parser.add_argument("--preset", default=None, choices=list(presets),
-                        help="named preset (default: the paper/full setting)")
-    parser.add_argument("--workdir", default=None,
-                        help=f"run directory (default: workdirs/{name}-<preset>)")
+    parser.add_argument(
+        "--preset",
+        default=None,
+        choices=list(presets),
+        help="named preset (default: the paper/full setting)",
+    )
+    parser.add_argument(
+        "--workdir", default=None, help=f"run directory (default: workdirs/{name}-<preset>)"
+    )
     if len(modes) > 1:
         parser.add_argument("--mode", default=modes[0], choices=list(modes))
-    parser.add_argument("--multihost", action="store_true",
-                        help="call jax.distributed.initialize() with cluster auto-detection")
+    parser.add_argument(
+        "--multihost",
+        action="store_true",
+        help="call jax.distributed.initialize() with cluster auto-detection",
+    )
     parser.add_argument("--coordinator_address", default=None)
     parser.add_argument("--num_processes", type=int, default=None)
     parser.add_argument("--process_id", type=int, default=None)
@@ -182,8 +193,11 @@ def parse(
     args, rest = parser.parse_known_args(argv)
     config = get_config(args.preset)
     apply_overrides(config, rest)
-    alias_overrides = [f"--config.{key}={getattr(args, flag)}"
-                       for flag, key in (aliases or {}).items() if getattr(args, flag) is not None]
+    alias_overrides = [
+        f"--config.{key}={getattr(args, flag)}"
+        for flag, key in (aliases or {}).items()
+        if getattr(args, flag) is not None
+    ]
     apply_overrides(config, alias_overrides)
     if args.workdir is None:
         args.workdir = os.path.join("workdirs", f"{name}-{args.preset or 'full'}")

@@ -3,4 +3,3 @@
 from jaxdl._xla_flags import set_xla_flags
 
 set_xla_flags(host_devices=8)
-

@@ -31,37 +31,58 @@ class MLP(nn.Module):
 
 
 def get_config(**train_overrides):
-    c = ml_collections.ConfigDict(dict(seed=3, train=dict(
-        total_steps=30, batch_size=16, log_every=5, eval_every=0, checkpoint_every=5,
-        keep_checkpoints=10, parallel="jit", ema_decay=0.9,
-    )))
+    c = ml_collections.ConfigDict(
+        dict(
+            seed=3,
+            train=dict(
+                total_steps=30,
+                batch_size=16,
+                log_every=5,
+                eval_every=0,
+                checkpoint_every=5,
+                keep_checkpoints=10,
+                parallel="jit",
+                ema_decay=0.9,
+            ),
+        )
+    )
     c.train.update(train_overrides)
     return c
 
 
-def build(config, evaluators=(), loss_scale=1.0, process_index=None, process_count=None,
-          init_fn=None, hidden=32):
+def build(
+    config,
+    evaluators=(),
+    loss_scale=1.0,
+    process_index=None,
+    process_count=None,
+    init_fn=None,
+    hidden=32,
+):
     from jaxdl import data
     from jaxdl.train import Task, step_options, supervised
 
     model = MLP(hidden)
     train = data.make_pipeline(
-        data.digits("train"), [data.RandomFlip(), data.ScaleToSymmetric()],
-        global_batch_size=config.train.batch_size, seed=config.seed,
-        process_index=process_index, process_count=process_count,
+        data.digits("train"),
+        [data.RandomFlip(), data.ScaleToSymmetric()],
+        global_batch_size=config.train.batch_size,
+        seed=config.seed,
+        process_index=process_index,
+        process_count=process_count,
     )
 
     def loss_fn(params, batch, rng):
-        logits = model.apply({"params": params}, batch["image"], train=True,
-                             rngs={"dropout": rng})
+        logits = model.apply({"params": params}, batch["image"], train=True, rngs={"dropout": rng})
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
         return loss * loss_scale, {}
 
     def default_init(rng):
         return model.init(rng, jnp.zeros((1, 8, 8, 1)))["params"]
 
-    init_state, train_step = supervised(loss_fn, optax.adam(3e-3), init_fn=init_fn or default_init,
-                                        **step_options(config.train))
+    init_state, train_step = supervised(
+        loss_fn, optax.adam(3e-3), init_fn=init_fn or default_init, **step_options(config.train)
+    )
     return Task(init_state, train_step, train, evaluators=list(evaluators))
 
 
@@ -96,9 +117,12 @@ def main():
             os.kill(os.getpid(), signal.SIGKILL)
         return ()
 
-    config = get_config(total_steps=args.total_steps, parallel=args.parallel,
-                        checkpoint_every=args.checkpoint_every,
-                        eval_every=1 if args.kill_at else 0)
+    config = get_config(
+        total_steps=args.total_steps,
+        parallel=args.parallel,
+        checkpoint_every=args.checkpoint_every,
+        eval_every=1 if args.kill_at else 0,
+    )
     fit(build(config, evaluators=[killer]), config, args.workdir)
     return 0
 

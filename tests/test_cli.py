@@ -16,8 +16,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def get_config(preset=None):
     c = ml_collections.ConfigDict(dict(seed=0, name="x"))
-    c.train = ml_collections.ConfigDict(dict(total_steps=100, learning_rate=1e-3, clip=None,
-                                             flip=True, features=(32, 64)))
+    c.train = ml_collections.ConfigDict(
+        dict(total_steps=100, learning_rate=1e-3, clip=None, flip=True, features=(32, 64))
+    )
     c.model = ml_collections.ConfigDict(dict(width=8))
     if preset == "quick":
         c.train.total_steps = 5
@@ -28,10 +29,19 @@ def get_config(preset=None):
 
 def test_overrides_keep_types():
     c = get_config()
-    apply_overrides(c, ["--config.train.total_steps=7", "--config.train.learning_rate=1",
-                        "--config.train.flip", "false", "--config.model.width=16",
-                        "--config.train.features=(1,2,3)", "--config.name=hello",
-                        "--config.train.clip=1.0"])
+    apply_overrides(
+        c,
+        [
+            "--config.train.total_steps=7",
+            "--config.train.learning_rate=1",
+            "--config.train.flip",
+            "false",
+            "--config.model.width=16",
+            "--config.train.features=(1,2,3)",
+            "--config.name=hello",
+            "--config.train.clip=1.0",
+        ],
+    )
     assert c.train.total_steps == 7 and isinstance(c.train.learning_rate, float)
     assert c.train.learning_rate == 1.0 and c.train.flip is False and c.model.width == 16
     assert tuple(c.train.features) == (1, 2, 3) and c.name == "hello" and c.train.clip == 1.0
@@ -52,8 +62,9 @@ def test_wrong_type_rejected():
 
 
 def test_parse_preset_and_workdir():
-    config, args = parse(["--preset", "quick", "--config.seed=3"], get_config, name="demo",
-                         presets=("quick", "full"))
+    config, args = parse(
+        ["--preset", "quick", "--config.seed=3"], get_config, name="demo", presets=("quick", "full")
+    )
     assert config.train.total_steps == 5 and config.seed == 3
     assert args.workdir.endswith("demo-quick") and args.mode == "train"
     with pytest.raises(SystemExit):
@@ -67,8 +78,9 @@ def test_aliases_set_config_keys_with_their_types():
         return c
 
     aliases = {"steps": "eval.sample_steps", "sampler": "eval.sampler"}
-    config, _ = parse(["--steps", "50", "--sampler", "ddim"], get_config, name="x", presets=(),
-                      aliases=aliases)
+    config, _ = parse(
+        ["--steps", "50", "--sampler", "ddim"], get_config, name="x", presets=(), aliases=aliases
+    )
     assert config.eval.sample_steps == 50 and isinstance(config.eval.sample_steps, int)
     assert config.eval.sampler == "ddim"
     with pytest.raises(ConfigError, match="eval.sample_steps"):
@@ -119,16 +131,26 @@ def test_missing_tfds_dataset_is_a_usage_error(tmp_path):
 
 
 def _experiment(*argv):
-    return subprocess.run([sys.executable, "-m", "experiments.mnist_classifier", *argv],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.mnist_classifier", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--config.train.totl_steps=3"], "unknown config key 'train.totl_steps'; valid keys:"),
-    (["--preset", "nope"], "invalid choice: 'nope'"),
-    (["--config.data.dataset=tfds:mnist", "--config.data.data_dir=/nonexistent"],
-     "TFDS dataset 'mnist' is not prepared"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--config.train.totl_steps=3"], "unknown config key 'train.totl_steps'; valid keys:"),
+        (["--preset", "nope"], "invalid choice: 'nope'"),
+        (
+            ["--config.data.dataset=tfds:mnist", "--config.data.data_dir=/nonexistent"],
+            "TFDS dataset 'mnist' is not prepared",
+        ),
+    ],
+)
 def test_experiment_command_line_mistakes_exit_2(argv, message, tmp_path):
     proc = _experiment(*argv, "--workdir", str(tmp_path / "run"))
     assert proc.returncode == 2, proc.stderr[-2000:]

@@ -11,8 +11,10 @@ from jaxdl import data
 
 def _coded(n: int, size: int = 6) -> data.ArraySource:
     """Example i has label i and an image whose pixels encode i, so batches show their indices."""
-    images = (np.arange(n, dtype=np.uint8)[:, None, None, None] + np.arange(size * size * 3)
-              .reshape(1, size, size, 3)).astype(np.uint8)
+    images = (
+        np.arange(n, dtype=np.uint8)[:, None, None, None]
+        + np.arange(size * size * 3).reshape(1, size, size, 3)
+    ).astype(np.uint8)
     return data.ArraySource(images, np.arange(n), num_classes=n, name=f"coded{n}")
 
 
@@ -28,14 +30,19 @@ def _pipe(source, transforms=(), **kw):
 
 def test_mnist5k_batches_shapes_and_values():
     source = data.mnist5k("train")
-    batch = _take(_pipe(source, [data.ScaleToSymmetric(), data.PadTo(32)],
-                        global_batch_size=16, shuffle=False), 1)[0]
+    batch = _take(
+        _pipe(
+            source, [data.ScaleToSymmetric(), data.PadTo(32)], global_batch_size=16, shuffle=False
+        ),
+        1,
+    )[0]
     chex.assert_shape(batch["image"], (16, 32, 32, 1))
     chex.assert_type([batch["image"], batch["label"]], [np.float32, np.int64])
     chex.assert_shape(batch["label"], (16,))
     np.testing.assert_array_equal(batch["label"], source.labels[:16])
-    np.testing.assert_allclose(batch["image"][3, 2:30, 2:30], source.images[3] / 127.5 - 1,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        batch["image"][3, 2:30, 2:30], source.images[3] / 127.5 - 1, atol=1e-6
+    )
     assert batch["image"].min() == -1
 
 
@@ -48,12 +55,14 @@ def test_epochs_are_reshuffled_permutations():
     assert len({tuple(e) for e in epochs}) == 3, "every epoch must have its own order"
     again = np.concatenate([b["label"] for b in _take(_pipe(source, global_batch_size=4), 9)])
     np.testing.assert_array_equal(labels, again)
-    other = np.concatenate([b["label"] for b in _take(_pipe(source, global_batch_size=4, seed=1),
-                                                      3)])
+    other = np.concatenate(
+        [b["label"] for b in _take(_pipe(source, global_batch_size=4, seed=1), 3)]
+    )
     assert not np.array_equal(other, labels[:12])
     ordered = _take(_pipe(source, global_batch_size=4, shuffle=False), 6)
-    np.testing.assert_array_equal(np.concatenate([b["label"] for b in ordered]),
-                                  np.tile(np.arange(12), 2))
+    np.testing.assert_array_equal(
+        np.concatenate([b["label"] for b in ordered]), np.tile(np.arange(12), 2)
+    )
 
 
 @pytest.mark.parametrize("process_count", [2, 4])
@@ -62,8 +71,10 @@ def test_process_split_concatenates_to_single_process(process_count):
     transforms = [data.RandomCrop(8, padding=2), data.RandomFlip(), data.ScaleToSymmetric()]
     kw = {"global_batch_size": 8, "seed": 3}
     single = _take(_pipe(source, transforms, **kw), 5)
-    per_process = [_take(_pipe(source, transforms, process_index=p, process_count=process_count,
-                               **kw), 5) for p in range(process_count)]
+    per_process = [
+        _take(_pipe(source, transforms, process_index=p, process_count=process_count, **kw), 5)
+        for p in range(process_count)
+    ]
     for step, full in enumerate(single):
         chex.assert_shape(per_process[0][step]["image"], (8 // process_count, 8, 8, 3))
         joined = {k: np.concatenate([pp[step][k] for pp in per_process]) for k in full}
@@ -106,15 +117,21 @@ def test_workers_match_in_process_and_resume():
 
 def test_eval_partial_last_batch_and_processes():
     source = _coded(10)
-    sizes = [len(b["label"]) for b in _pipe(source, global_batch_size=4, num_epochs=1,
-                                             shuffle=False, drop_remainder=False)]
+    sizes = [
+        len(b["label"])
+        for b in _pipe(
+            source, global_batch_size=4, num_epochs=1, shuffle=False, drop_remainder=False
+        )
+    ]
     assert sizes == [4, 4, 2]
     p0 = list(data.eval_batches(source, (), 4, process_index=0, process_count=2))
     p1 = list(data.eval_batches(source, (), 4, process_index=1, process_count=2))
     assert [b["label"].tolist() for b in p0] == [[0, 1], [4, 5], [8, 9]]
     assert [b["label"].tolist() for b in p1] == [[2, 3], [6, 7]]
-    padded = [list(data.eval_batches(source, (), 4, pad=True, process_index=p, process_count=2))
-              for p in range(2)]
+    padded = [
+        list(data.eval_batches(source, (), 4, pad=True, process_index=p, process_count=2))
+        for p in range(2)
+    ]
     assert [len(x) for x in padded] == [3, 3]
     assert padded[1][2]["mask"].tolist() == [False, False]
     assert padded[0][2]["mask"].tolist() == [True, True]
@@ -134,8 +151,9 @@ def test_two_epochs_drop_remainder_and_defaults():
 
 
 def test_errors():
-    empty = data.ArraySource(np.zeros((0, 2, 2, 1), np.uint8), np.zeros(0), num_classes=1,
-                             name="empty")
+    empty = data.ArraySource(
+        np.zeros((0, 2, 2, 1), np.uint8), np.zeros(0), num_classes=1, name="empty"
+    )
     with pytest.raises(ValueError, match="is empty"):
         _pipe(empty, global_batch_size=4)
     with pytest.raises(ValueError, match="exceeds the 10 examples.*drop_remainder"):
@@ -146,6 +164,9 @@ def test_errors():
         _pipe(_coded(10), global_batch_size=8, process_index=2, process_count=2)
     spec = data.RecordSpec(image=((6, 6, 1), np.uint8), label=((), np.int64))
     bad = _pipe(_coded(10), global_batch_size=2, spec=spec)
-    with pytest.raises(ValueError, match=r"field 'image': expected shape \(6, 6, 1\) uint8, "
-                                         r"got \(6, 6, 3\) uint8"):
+    with pytest.raises(
+        ValueError,
+        match=r"field 'image': expected shape \(6, 6, 1\) uint8, "
+        r"got \(6, 6, 3\) uint8",
+    ):
         next(iter(bad))

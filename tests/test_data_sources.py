@@ -64,8 +64,10 @@ def test_image_patches_are_photo_crops():
     astronaut = skimage.data.astronaut()
     np.testing.assert_array_equal(full[0]["image"], astronaut[:32, :32])
     np.testing.assert_array_equal(full[1]["image"], astronaut[:32, 32:64])
-    assert len(full) == sum((h // 32) * (w // 32) for h, w in
-                            [(512, 512), (300, 451), (400, 600), (427, 640), (500, 741)])
+    assert len(full) == sum(
+        (h // 32) * (w // 32)
+        for h, w in [(512, 512), (300, 451), (400, 600), (427, 640), (500, 741)]
+    )
     train, test = data.image_patches(32, "train"), data.image_patches(32, "test")
     assert len(train) + len(test) == len(full)
     assert set(np.unique(test.labels)) == set(range(len(data.PHOTOS)))

@@ -29,8 +29,11 @@ def test_tfds_source_through_pipeline(mock_tfds, name, transforms, record_shape,
     record = source[0]
     assert set(record) == {"image", "label"}
     data.validate_record(record, source.spec)
-    batches = list(data.make_pipeline(source, transforms, global_batch_size=8, num_epochs=1,
-                                      process_index=0, process_count=1))
+    batches = list(
+        data.make_pipeline(
+            source, transforms, global_batch_size=8, num_epochs=1, process_index=0, process_count=1
+        )
+    )
     assert len(batches) == 2  # 20 examples, the last 4 dropped with the remainder
     for batch in batches:
         chex.assert_shape([batch["image"], batch["label"]], [(8, *batch_shape), (8,)])
@@ -38,8 +41,9 @@ def test_tfds_source_through_pipeline(mock_tfds, name, transforms, record_shape,
         assert -1 <= batch["image"].min() and batch["image"].max() <= 1
         assert ((0 <= batch["label"]) & (batch["label"] < 10)).all()
     # In order and without random transforms, batch rows are the transformed records.
-    ordered = next(iter(data.eval_batches(source, transforms[1:], 8, process_count=1,
-                                          process_index=0)))
+    ordered = next(
+        iter(data.eval_batches(source, transforms[1:], 8, process_count=1, process_index=0))
+    )
     for i in (0, 7):
         expected = transforms[-1](source[i], np.random.default_rng(0))
         chex.assert_trees_all_close(ordered["image"][i], expected["image"])
@@ -57,8 +61,15 @@ def test_not_prepared_without_download_raises_helpful_error(tmp_path):
         data.tfds_source("cifar10", "train", data_dir=str(tmp_path))
     assert isinstance(info.value, FileNotFoundError)
     message = str(info.value)
-    for needle in (str(tmp_path), "not prepared", "download=False", "tfds build cifar10",
-                   "--config.data.data_dir", "TFDS_DATA_DIR", "--preset quick"):
+    for needle in (
+        str(tmp_path),
+        "not prepared",
+        "download=False",
+        "tfds build cifar10",
+        "--config.data.data_dir",
+        "TFDS_DATA_DIR",
+        "--preset quick",
+    ):
         assert needle in message
 
 

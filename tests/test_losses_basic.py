@@ -14,12 +14,19 @@ from hypothesis import strategies as st
 
 from jaxdl import losses
 
-RTOL = 1e-5
+
+@functools.cache
+def _jit_cached(fn, options):
+    return jax.jit(functools.partial(fn, **dict(options)))
 
 
 def jit(fn, **kwargs):
-    """Compile whole calls: on CPU much cheaper than eager op-by-op dispatch."""
-    return jax.jit(functools.partial(fn, **kwargs))
+    """Compile whole calls: on CPU much cheaper than eager op-by-op dispatch. Calls with the
+    same function and hashable options share one compilation (the 5 seeds of every test)."""
+    try:
+        return _jit_cached(fn, tuple(sorted(kwargs.items())))
+    except TypeError:  # array-valued options
+        return jax.jit(functools.partial(fn, **kwargs))
 
 
 class _Jitted:
@@ -33,30 +40,36 @@ L = _Jitted()
 
 
 def _t(x):
-    return torch.tensor(np.asarray(x, np.float64))
+    """float64 torch tensor of the float32 values our functions see (jax computes in float32)."""
+    return torch.tensor(np.asarray(x, np.float32).astype(np.float64))
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
+def assert_close(got, want, bound):
+    """max |ours - ref| / max(1, max |ref|) <= bound, the figure docs/losses_metrics.md gives:
+    an absolute difference for values up to 1, relative to the largest value above."""
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    err = float(np.abs(got - want).max() / max(1.0, np.abs(want).max()))
+    assert err <= bound, f"scaled max abs diff {err:.3g} > {bound:.3g}"
+
+
+@pytest.fixture(params=range(5), ids=lambda s: f"seed{s}")
+def rng(request):
+    return np.random.default_rng(request.param)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_regression_matches_torch(rng, reduction):
     p, y = rng.normal(size=(6, 5)) * 2, rng.normal(size=(6, 5)) * 2
-    for ours, ref in [
-        (L.mse, F.mse_loss),
-        (L.mae, F.l1_loss),
-        (
-            functools.partial(L.huber, delta=0.7),
-            functools.partial(F.huber_loss, delta=0.7),
-        ),
+    for name, ref, kw, bound in [
+        ("mse", F.mse_loss, {}, 4e-7),
+        ("mae", F.l1_loss, {}, 4e-7),
+        ("huber", F.huber_loss, {"delta": 0.7}, 1e-6),
     ]:
-        np.testing.assert_allclose(
-            jit(ours, reduction=reduction)(p, y),
-            ref(_t(p), _t(y), reduction=reduction).numpy(),
-            rtol=RTOL,
-            atol=1e-6,
+        assert_close(
+            jit(getattr(losses, name), reduction=reduction, **kw)(p, y),
+            ref(_t(p), _t(y), reduction=reduction, **kw).numpy(),
+            bound,
         )
 
 
@@ -66,12 +79,17 @@ def test_softmax_ce_matches_torch(rng, reduction, smoothing):
     logits = rng.normal(size=(7, 5)) * 3
     labels = rng.integers(0, 5, size=7)
     soft = rng.dirichlet(np.ones(5), size=7)
-    for target, ref_target in [(labels, torch.tensor(labels)), (soft, _t(soft))]:
-        ours = jit(L.softmax_ce, label_smoothing=smoothing, reduction=reduction)(logits, target)
+    for target, ref_target, bound in [
+        (labels, torch.tensor(labels), 4e-7),
+        (soft, _t(soft), 1e-6),
+    ]:
+        ours = jit(losses.softmax_ce, label_smoothing=smoothing, reduction=reduction)(
+            logits, target
+        )
         ref = F.cross_entropy(
             _t(logits), ref_target, label_smoothing=smoothing, reduction=reduction
         )
-        np.testing.assert_allclose(ours, ref.numpy(), rtol=RTOL, atol=1e-6)
+        assert_close(ours, ref.numpy(), bound)
 
 
 def test_ce_class_weights_and_ignore_index_match_torch(rng):
@@ -81,13 +99,13 @@ def test_ce_class_weights_and_ignore_index_match_torch(rng):
     w = rng.uniform(0.2, 2.0, size=6)
     ours = L.softmax_ce(logits, labels, weights=w[np.clip(labels, 0, 5)], mask=labels != -100)
     ref = F.cross_entropy(_t(logits).permute(0, 2, 1), torch.tensor(labels), weight=_t(w))
-    np.testing.assert_allclose(ours, ref.numpy(), rtol=RTOL)
+    assert_close(ours, ref.numpy(), 4e-7)
     # NLL on log-probabilities gives the same with the same weights.
     logp = np.asarray(jax.nn.log_softmax(logits))
-    np.testing.assert_allclose(
+    assert_close(
         L.nll(logp, labels, weights=w[np.clip(labels, 0, 5)], mask=labels != -100),
         F.nll_loss(_t(logp).permute(0, 2, 1), torch.tensor(labels), weight=_t(w)).numpy(),
-        rtol=RTOL,
+        4e-7,
     )
     assert np.isnan(L.softmax_ce(logits, labels, reduction="sum"))  # unmasked -100
 
@@ -96,23 +114,20 @@ def test_ce_class_weights_and_ignore_index_match_torch(rng):
 def test_sigmoid_bce_and_bce_match_torch(rng, pos_weight):
     z, y = rng.normal(size=(5, 4)) * 4, rng.uniform(size=(5, 4))
     pw = None if pos_weight is None else _t(np.full(4, pos_weight))
-    np.testing.assert_allclose(
+    assert_close(
         L.sigmoid_bce(z, y, pos_weight=pos_weight, reduction="none"),
         F.binary_cross_entropy_with_logits(_t(z), _t(y), pos_weight=pw, reduction="none"),
-        rtol=RTOL,
-        atol=1e-6,
+        3e-7,
     )
     p = 1 / (1 + np.exp(-z))
-    np.testing.assert_allclose(
-        L.binary_cross_entropy(p, y), F.binary_cross_entropy(_t(p), _t(y)).item(), rtol=RTOL
-    )
+    assert_close(L.binary_cross_entropy(p, y), F.binary_cross_entropy(_t(p), _t(y)), 5e-7)
 
 
 def test_kl_matches_torch(rng):
     p, q = rng.dirichlet(np.ones(6), size=5), rng.dirichlet(np.ones(6), size=5)
     p[0, 2] = 0.0  # 0 log 0 = 0
     ref = F.kl_div(torch.log(_t(q)), _t(p), reduction="batchmean")
-    np.testing.assert_allclose(L.kl(p, q), ref.item(), rtol=RTOL)
+    assert_close(L.kl(p, q), ref, 6e-7)
     np.testing.assert_allclose(
         L.kl(p, q, reduction="none"),
         L.cross_entropy(p, q, reduction="none") - L.entropy(p),
@@ -125,13 +140,14 @@ def test_hinge_matches_sklearn_and_focal_direct(rng):
     from sklearn.metrics import hinge_loss
 
     s, y = rng.normal(size=20) * 2, rng.choice([-1.0, 1.0], size=20)
-    np.testing.assert_allclose(L.hinge(s, y), hinge_loss(y, s), rtol=RTOL)
+    assert_close(L.hinge(s, y), hinge_loss(y, np.float32(s)), 2e-7)
     z, t = rng.normal(size=(8, 3)) * 3, rng.integers(0, 2, size=(8, 3)).astype(float)
     p = 1 / (1 + np.exp(-z))
     pt = p * t + (1 - p) * (1 - t)
     ce = -(t * np.log(p) + (1 - t) * np.log(1 - p))
     ref = (0.25 * t + 0.75 * (1 - t)) * (1 - pt) ** 2 * ce
-    np.testing.assert_allclose(L.sigmoid_focal_loss(z, t, reduction="none"), ref, rtol=1e-5)
+    # Measured 1.1e-6 relative (docs/losses_metrics.md).
+    np.testing.assert_allclose(L.sigmoid_focal_loss(z, t, reduction="none"), ref, rtol=3e-6)
     np.testing.assert_allclose(
         L.sigmoid_focal_loss(z, t, alpha=None, gamma=0.0), L.sigmoid_bce(z, t), rtol=1e-6
     )

@@ -6,17 +6,17 @@ import chex
 import jax
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-nn = torch.nn
-F = torch.nn.functional
-
-from jaxdl.convert import (  # noqa: E402
+from jaxdl.convert import (
     FID_WEIGHTS_URL,
     inception_params_from_torch,
     load_inception,
 )
-from jaxdl.models.inception import FIDInceptionV3, preprocess  # noqa: E402
+from jaxdl.models.inception import FIDInceptionV3, preprocess
+
+nn = torch.nn
+F = torch.nn.functional
 
 # ---- Reference: pytorch-fid's fid_inception_v3() in plain torch.nn (NCHW), no torchvision. ----
 
@@ -212,8 +212,11 @@ def test_parity_with_torch_reference(torch_net):
         f"max abs diff: pool3 {np.abs(pool - ref_pool).max():.2e}, "
         f"logits {np.abs(logits - ref_logits).max():.2e}"
     )
-    assert err_pool < 5e-5, err_pool  # measured 1.1e-5 (float32 torch vs float64: same size)
-    assert err_logits < 5e-5, err_logits
+    # Measured 1.1e-5 to 1.4e-5 across runs (torch's float32 summation order varies), float32
+    # rounding as large as torch float32's own distance from float64 (docs/fid_inception.md).
+    # A broken block gives 0.12-0.64.
+    assert err_pool < 3e-5, err_pool
+    assert err_logits < 3e-5, err_logits
 
 
 def test_preprocess_matches_torch_interpolate():

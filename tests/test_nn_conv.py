@@ -164,7 +164,7 @@ def test_transposed_conv_seven_cases(case):
         output_padding=a,
     )
     chex.assert_shape(out, (1, i, i, 1))
-    chex.assert_trees_all_close(out[0, :, :, 0], ref, atol=1e-5, rtol=0)
+    chex.assert_trees_all_close(out[0, :, :, 0], ref, atol=3e-6, rtol=0)  # measured 1.5e-6
 
 
 def test_depthwise_separable_and_1x1_shapes():

@@ -22,8 +22,12 @@ def g_init(rng):
 
 def d_init(rng):
     k1, k2 = jax.random.split(rng)
-    return {"w1": jax.random.normal(k1, (1, HIDDEN)), "c1": jnp.zeros((HIDDEN,)),
-            "w2": jax.random.normal(k2, (HIDDEN, 1)) * 0.5, "c2": jnp.zeros((1,))}
+    return {
+        "w1": jax.random.normal(k1, (1, HIDDEN)),
+        "c1": jnp.zeros((HIDDEN,)),
+        "w2": jax.random.normal(k2, (HIDDEN, 1)) * 0.5,
+        "c2": jnp.zeros((1,)),
+    }
 
 
 def generate(g_params, batch, rng):
@@ -60,7 +64,8 @@ def real_batches(n, size=40, seed=0, with_z=False):
 
 def _d_grad(d_params, g_params, batch, rng):
     return jax.grad(lambda d: d_loss_fn({"params": d}, {"params": g_params}, batch, rng)[0])(
-        d_params)
+        d_params
+    )
 
 
 def reference_loop(state, batches, g_tx, d_tx, d_steps, d_batch, unroll=0):
@@ -97,8 +102,16 @@ class AdversarialStepTest(parameterized.TestCase):
     def test_matches_hand_written_loop(self, d_steps, d_batch, unroll):
         g_tx, d_tx = optax.adam(1e-2), optax.sgd(0.05, momentum=0.9)
         init_state, step = adversarial(
-            g_loss_fn, d_loss_fn, g_tx, d_tx, g_init=g_init, d_init=d_init, d_steps=d_steps,
-            d_batch=d_batch, unroll_steps=unroll)
+            g_loss_fn,
+            d_loss_fn,
+            g_tx,
+            d_tx,
+            g_init=g_init,
+            d_init=d_init,
+            d_steps=d_steps,
+            d_batch=d_batch,
+            unroll_steps=unroll,
+        )
         state0 = init_state(jax.random.PRNGKey(0))
         data = real_batches(4)
         state = state0
@@ -109,8 +122,14 @@ class AdversarialStepTest(parameterized.TestCase):
         chex.assert_trees_all_close(state.d.params, d_ref, atol=1e-5, rtol=1e-5)
         chex.assert_trees_all_close(state.g.params, g_ref, atol=1e-5, rtol=1e-5)
         assert int(state.step) == 4
-        assert set(metrics) == {"d/loss", "d/grad_norm", "d/real_score", "g/loss", "g/grad_norm",
-                                "nonfinite"}
+        assert set(metrics) == {
+            "d/loss",
+            "d/grad_norm",
+            "d/real_score",
+            "g/loss",
+            "g/grad_norm",
+            "nonfinite",
+        }
         chex.assert_shape(metrics["d/loss"], ())
         # The players really moved (a wrong order or a dropped update would not match above).
         assert not np.allclose(state.g.params["b"], state0.g.params["b"])
@@ -119,8 +138,9 @@ class AdversarialStepTest(parameterized.TestCase):
         g_tx, d_tx = optax.sgd(0.1), optax.sgd(0.5)
         finals = []
         for unroll in (0, 3):
-            init_state, step = adversarial(g_loss_fn, d_loss_fn, g_tx, d_tx, g_init=g_init,
-                                           d_init=d_init, unroll_steps=unroll)
+            init_state, step = adversarial(
+                g_loss_fn, d_loss_fn, g_tx, d_tx, g_init=g_init, d_init=d_init, unroll_steps=unroll
+            )
             state, _ = jax.jit(step)(init_state(jax.random.PRNGKey(1)), real_batches(1)[0])
             finals.append(state)
         # D's own update is the same; only G's gradient sees the look-ahead.
@@ -129,9 +149,15 @@ class AdversarialStepTest(parameterized.TestCase):
 
     def test_weight_clipping_constraint_and_ema(self):
         init_state, step = adversarial(
-            g_loss_fn, d_loss_fn, optax.sgd(0.1), optax.sgd(1.0), g_init=g_init, d_init=d_init,
+            g_loss_fn,
+            d_loss_fn,
+            optax.sgd(0.1),
+            optax.sgd(1.0),
+            g_init=g_init,
+            d_init=d_init,
             d_constraint=lambda p: jax.tree.map(lambda x: jnp.clip(x, -0.01, 0.01), p),
-            ema_decay=0.9)
+            ema_decay=0.9,
+        )
         state = init_state(jax.random.PRNGKey(0))
         g0 = state.g.params
         state, _ = jax.jit(step)(state, real_batches(1)[0])
@@ -140,9 +166,16 @@ class AdversarialStepTest(parameterized.TestCase):
         chex.assert_trees_all_close(state.g_ema, expected, atol=1e-6)
 
     def test_skip_nonfinite_keeps_both_players(self):
-        init_state, step = adversarial(g_loss_fn, d_loss_fn, optax.adam(1e-2), optax.adam(1e-2),
-                                       g_init=g_init, d_init=d_init, d_steps=2,
-                                       skip_nonfinite=True)
+        init_state, step = adversarial(
+            g_loss_fn,
+            d_loss_fn,
+            optax.adam(1e-2),
+            optax.adam(1e-2),
+            g_init=g_init,
+            d_init=d_init,
+            d_steps=2,
+            skip_nonfinite=True,
+        )
         state = init_state(jax.random.PRNGKey(0))
         bad = real_batches(1)[0]
         bad["x"][0, 0] = np.nan
@@ -168,9 +201,16 @@ class AdversarialStepTest(parameterized.TestCase):
             loss, aux = g_loss_fn(g_vars, d_vars, batch, rng)
             return loss, (aux, {"g": {"stats": {"n": g_vars["stats"]["n"] + 10}}})
 
-        init_state, step = adversarial(g_loss, d_loss, optax.sgd(0.1), optax.sgd(0.1),
-                                       g_init=g_init_vars, d_init=d_init_vars, d_steps=3,
-                                       has_mutable=True)
+        init_state, step = adversarial(
+            g_loss,
+            d_loss,
+            optax.sgd(0.1),
+            optax.sgd(0.1),
+            g_init=g_init_vars,
+            d_init=d_init_vars,
+            d_steps=3,
+            has_mutable=True,
+        )
         state = init_state(jax.random.PRNGKey(0))
         for b in real_batches(2):
             state, _ = jax.jit(step)(state, b)
@@ -183,15 +223,24 @@ class AdversarialStepTest(parameterized.TestCase):
             adversarial(g_loss_fn, d_loss_fn, optax.sgd(1), optax.sgd(1), d_steps=0, **kw)
         with pytest.raises(ValueError, match="d_batch"):
             adversarial(g_loss_fn, d_loss_fn, optax.sgd(1), optax.sgd(1), d_batch="x", **kw)
-        init_state, step = adversarial(g_loss_fn, d_loss_fn, optax.sgd(1), optax.sgd(1),
-                                       d_steps=3, d_batch="slices", **kw)
+        init_state, step = adversarial(
+            g_loss_fn, d_loss_fn, optax.sgd(1), optax.sgd(1), d_steps=3, d_batch="slices", **kw
+        )
         with pytest.raises(ValueError, match="not divisible by d_steps=3"):
             step(init_state(jax.random.PRNGKey(0)), real_batches(1, size=40)[0])
 
 
 def _run(backend, data, rules_step=None):
-    init_state, step = adversarial(g_loss_fn, d_loss_fn, optax.adam(1e-2), optax.adam(1e-2),
-                                   g_init=g_init, d_init=d_init, d_steps=2, d_batch="slices")
+    init_state, step = adversarial(
+        g_loss_fn,
+        d_loss_fn,
+        optax.adam(1e-2),
+        optax.adam(1e-2),
+        g_init=g_init,
+        d_init=d_init,
+        d_steps=2,
+        d_batch="slices",
+    )
     state = backend.init_state(lambda: init_state(jax.random.PRNGKey(0)))
     compiled = backend.compile_step(step)
     for b in data:
@@ -205,8 +254,9 @@ def test_jit_with_sharding_rules_and_pmap_agree():
     s_jit, m_jit = _run(sharded, data)
     assert s_jit.d.params["w1"].sharding.spec == jax.sharding.PartitionSpec(None, "data")
     s_pmap, m_pmap = _run(PmapBackend(), data)
-    s_one, _ = _run(JitBackend(mesh=jax.sharding.Mesh(np.asarray(jax.devices()[:1]), ("data",))),
-                    data)
+    s_one, _ = _run(
+        JitBackend(mesh=jax.sharding.Mesh(np.asarray(jax.devices()[:1]), ("data",))), data
+    )
     chex.assert_trees_all_close(s_jit.g.params, s_one.g.params, atol=1e-5)
     chex.assert_trees_all_close(s_pmap.d.params, s_one.d.params, atol=1e-5)
     chex.assert_trees_all_close(s_pmap.g.params, s_one.g.params, atol=1e-5)
@@ -214,15 +264,32 @@ def test_jit_with_sharding_rules_and_pmap_agree():
 
 
 def _gan_task(seed=0):
-    init_state, step = adversarial(g_loss_fn, d_loss_fn, optax.adam(1e-2), optax.adam(1e-2),
-                                   g_init=g_init, d_init=d_init, d_steps=2, ema_decay=0.9)
+    init_state, step = adversarial(
+        g_loss_fn,
+        d_loss_fn,
+        optax.adam(1e-2),
+        optax.adam(1e-2),
+        g_init=g_init,
+        d_init=d_init,
+        d_steps=2,
+        ema_decay=0.9,
+    )
     return Task(init_state, step, iter(real_batches(20, size=16, seed=seed)))
 
 
 def _config(total_steps):
-    return ml_collections.ConfigDict(dict(seed=0, train=dict(
-        total_steps=total_steps, batch_size=16, log_every=2, checkpoint_every=3,
-        keep_checkpoints=5)))
+    return ml_collections.ConfigDict(
+        dict(
+            seed=0,
+            train=dict(
+                total_steps=total_steps,
+                batch_size=16,
+                log_every=2,
+                checkpoint_every=3,
+                keep_checkpoints=5,
+            ),
+        )
+    )
 
 
 def test_fit_trains_and_resumes_adversarial_state_exactly(tmp_path):

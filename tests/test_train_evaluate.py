@@ -29,9 +29,14 @@ class _State:
 
 def _data(n_batches=3, size=16, seed=0):
     rs = np.random.RandomState(seed)
-    return [{"x": rs.randn(size, 4).astype(np.float32), "y": rs.randint(0, 3, size),
-             "mask": (np.arange(size) < size - 3 * (i == n_batches - 1)).astype(np.float32)}
-            for i in range(n_batches)]
+    return [
+        {
+            "x": rs.randn(size, 4).astype(np.float32),
+            "y": rs.randint(0, 3, size),
+            "mask": (np.arange(size) < size - 3 * (i == n_batches - 1)).astype(np.float32),
+        }
+        for i in range(n_batches)
+    ]
 
 
 def _logits(params, x):
@@ -70,8 +75,9 @@ def test_streaming_evaluator_confusion_matches_sklearn():
     y = np.concatenate([b["y"] for b in data])
     m = np.concatenate([b["mask"] for b in data]) > 0
     pred = np.argmax(x @ params["w"], -1)
-    np.testing.assert_allclose(out["eval/f1_macro"], f1_score(y[m], pred[m], average="macro"),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        out["eval/f1_macro"], f1_score(y[m], pred[m], average="macro"), rtol=1e-5
+    )
     assert "eval/iou/2" in out  # per-class vectors are yielded entry by entry
 
 
@@ -85,24 +91,37 @@ def test_image_values_are_written_as_png_and_tensorboard(tmp_path):
     data = _data(n_batches=4, size=8)
 
     def loss_fn(p, b, rng):
-        return optax.softmax_cross_entropy_with_integer_labels(_logits(p, b["x"]), b["y"]).mean(), {}
+        return optax.softmax_cross_entropy_with_integer_labels(
+            _logits(p, b["x"]), b["y"]
+        ).mean(), {}
 
-    init_state, step = supervised(loss_fn, optax.sgd(0.1),
-                                  init_fn=lambda rng: {"w": jnp.zeros((4, 3))})
+    init_state, step = supervised(
+        loss_fn, optax.sgd(0.1), init_fn=lambda rng: {"w": jnp.zeros((4, 3))}
+    )
 
     def pictures(state):
         grid = np.zeros((4, 5, 6, 1), np.uint8) + int(state.step)  # 4 images -> a 2x2 grid
-        return [("samples", grid), ("single", np.full((7, 9, 3), 0.5, np.float32)),
-                ("w_norm", float(jnp.linalg.norm(state.params["w"])))]
+        return [
+            ("samples", grid),
+            ("single", np.full((7, 9, 3), 0.5, np.float32)),
+            ("w_norm", float(jnp.linalg.norm(state.params["w"]))),
+        ]
 
-    config = ml_collections.ConfigDict(dict(seed=0, train=dict(
-        total_steps=4, batch_size=8, eval_every=2, log_every=2, checkpoint_every=0)))
+    config = ml_collections.ConfigDict(
+        dict(
+            seed=0,
+            train=dict(total_steps=4, batch_size=8, eval_every=2, log_every=2, checkpoint_every=0),
+        )
+    )
     wd = str(tmp_path / "run")
     fit(Task(init_state, step, iter(data), evaluators=[pictures]), config, wd)
     pngs = sorted(glob.glob(os.path.join(wd, "images", "*", "*.png")))
     assert [os.path.relpath(p, wd) for p in pngs] == [
-        "images/samples/step_00000002.png", "images/samples/step_00000004.png",
-        "images/single/step_00000002.png", "images/single/step_00000004.png"]
+        "images/samples/step_00000002.png",
+        "images/samples/step_00000004.png",
+        "images/single/step_00000002.png",
+        "images/single/step_00000004.png",
+    ]
     grid = np.asarray(Image.open(pngs[1]))
     assert grid.shape[:2] == (2 * (5 + 2) + 2, 2 * (6 + 2) + 2) and grid.max() == 4
     single = np.asarray(Image.open(pngs[2]))

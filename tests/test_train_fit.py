@@ -25,8 +25,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _run_script(*args, timeout=240):
     env = {**os.environ, "PYTHONPATH": ROOT, "XLA_FLAGS": ""}
-    return subprocess.run([sys.executable, SCRIPT, *map(str, args)], env=env, timeout=timeout,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, SCRIPT, *map(str, args)],
+        env=env,
+        timeout=timeout,
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_outputs_and_load_params(tmp_path):
@@ -104,8 +109,11 @@ def _damage(step_dir, mode):
     """truncate: every state file cut to a third; flip_data: 32 bytes inverted in the middle of
     the largest array data file (size unchanged; orbax restores such a file without error, only
     the checksums notice); flip_metadata: the same in the state's _METADATA."""
-    files = [f for f in glob.glob(os.path.join(step_dir, "state", "**", "*"), recursive=True)
-             if os.path.isfile(f) and os.path.getsize(f) > 0]
+    files = [
+        f
+        for f in glob.glob(os.path.join(step_dir, "state", "**", "*"), recursive=True)
+        if os.path.isfile(f) and os.path.getsize(f) > 0
+    ]
     if mode == "flip_data":
         data = [f for f in files if os.sep + "d" + os.sep in f]
         files = [max(data, key=os.path.getsize)]
@@ -163,16 +171,29 @@ def test_sigkill_mid_training_then_resume_is_bitwise_identical(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resumed from checkpoint at step" in resumed.stderr + resumed.stdout
     chex.assert_trees_all_equal(load_params(tmp_path / "run"), load_params(tmp_path / "ref"))
-    chex.assert_trees_all_equal(load_params(tmp_path / "run", ema=True),
-                                load_params(tmp_path / "ref", ema=True))
+    chex.assert_trees_all_equal(
+        load_params(tmp_path / "run", ema=True), load_params(tmp_path / "ref", ema=True)
+    )
 
 
 def test_sigterm_writes_checkpoint_and_resumes_to_the_uninterrupted_result(tmp_path):
     wd = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": ROOT, "XLA_FLAGS": ""}
     proc = subprocess.Popen(
-        [sys.executable, SCRIPT, str(wd), "--total_steps", "100000", "--checkpoint_every",
-         "100000"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            SCRIPT,
+            str(wd),
+            "--total_steps",
+            "100000",
+            "--checkpoint_every",
+            "100000",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.time() + 180
     while time.time() < deadline and not os.path.exists(wd / "metrics.jsonl"):
         time.sleep(0.5)
@@ -195,12 +216,22 @@ def test_sigterm_writes_checkpoint_and_resumes_to_the_uninterrupted_result(tmp_p
 
 def _two_processes(workdir, total_steps, port):
     env = {**os.environ, "PYTHONPATH": ROOT, "XLA_FLAGS": ""}
-    common = ["--total_steps", total_steps, "--coordinator_address", f"127.0.0.1:{port}",
-              "--num_processes", 2]
+    common = [
+        "--total_steps",
+        total_steps,
+        "--coordinator_address",
+        f"127.0.0.1:{port}",
+        "--num_processes",
+        2,
+    ]
     procs = [
-        subprocess.Popen([sys.executable, SCRIPT, str(workdir), *map(str, common),
-                          "--process_id", str(i)], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [sys.executable, SCRIPT, str(workdir), *map(str, common), "--process_id", str(i)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for i in range(2)
     ]
     outs = [p.communicate(timeout=300)[0] for p in procs]
@@ -222,8 +253,9 @@ def test_two_process_multihost_equals_one_process_and_resumes(tmp_path):
     assert "resumed from checkpoint at step 5" in outs[0]
     single = _run_script(tmp_path / "single", "--total_steps", 8)
     assert single.returncode == 0, single.stderr[-2000:]
-    chex.assert_trees_all_close(load_params(tmp_path / "multi"), load_params(tmp_path / "single"),
-                                atol=1e-6, rtol=1e-6)
+    chex.assert_trees_all_close(
+        load_params(tmp_path / "multi"), load_params(tmp_path / "single"), atol=1e-6, rtol=1e-6
+    )
 
 
 def test_checkpoint_from_other_architecture_is_refused_and_kept(tmp_path):
@@ -237,13 +269,17 @@ def test_checkpoint_from_other_architecture_is_refused_and_kept(tmp_path):
 
     def wider(rng):  # hidden width 48 instead of 32, plus an extra layer
         dense = lambda i, o: {"kernel": jnp.zeros((i, o)), "bias": jnp.zeros((o,))}  # noqa: E731
-        return {"params": {"Dense_0": dense(64, 48), "Dense_1": dense(48, 10),
-                           "Dense_2": dense(10, 10)}}
+        return {
+            "params": {"Dense_0": dense(64, 48), "Dense_1": dense(48, 10), "Dense_2": dense(10, 10)}
+        }
 
     task = build(config, init_fn=wider)
-    with pytest.raises(CheckpointError, match=r"different model architecture.*not in the "
-                       r"checkpoint \(\d+\): params/Dense_2/bias, params/Dense_2/kernel.*shape "
-                       r"differs.*params/Dense_0/bias: checkpoint \(32,\), model \(48,\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"different model architecture.*not in the "
+        r"checkpoint \(\d+\): params/Dense_2/bias, params/Dense_2/kernel.*shape "
+        r"differs.*params/Dense_0/bias: checkpoint \(32,\), model \(48,\)",
+    ):
         fit(task, get_config(total_steps=10, checkpoint_every=5), wd)
     ckdir = os.path.join(wd, "checkpoints")
     assert os.path.isdir(os.path.join(ckdir, "5"))
@@ -257,10 +293,26 @@ def test_two_process_sigterm_to_one_host_saves_same_step_on_both(tmp_path):
     wd = tmp_path / "multi"
     procs = [
         subprocess.Popen(
-            [sys.executable, SCRIPT, str(wd), "--total_steps", "100000", "--checkpoint_every",
-             "100000", "--coordinator_address", f"127.0.0.1:{port}", "--num_processes", "2",
-             "--process_id", str(i)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                sys.executable,
+                SCRIPT,
+                str(wd),
+                "--total_steps",
+                "100000",
+                "--checkpoint_every",
+                "100000",
+                "--coordinator_address",
+                f"127.0.0.1:{port}",
+                "--num_processes",
+                "2",
+                "--process_id",
+                str(i),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for i in range(2)
     ]
     deadline = time.time() + 240

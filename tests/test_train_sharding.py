@@ -28,8 +28,10 @@ def loss_fn(params, batch, rng):
 
 def batches(n, size=32):
     rs = np.random.RandomState(1)
-    return [{"x": rs.randn(size, 6).astype(np.float32), "y": rs.randn(size, 3).astype(np.float32)}
-            for _ in range(n)]
+    return [
+        {"x": rs.randn(size, 6).astype(np.float32), "y": rs.randn(size, 3).astype(np.float32)}
+        for _ in range(n)
+    ]
 
 
 TX = optax.adam(1e-2)
@@ -53,9 +55,7 @@ def run_single(data):
 
 def run_backend(backend, data, step_kwargs=None):
     state = backend.init_state(_init_state_fn)
-    step = backend.compile_step(
-        make_train_step(loss_fn, TX, **(step_kwargs or {}))
-    )
+    step = backend.compile_step(make_train_step(loss_fn, TX, **(step_kwargs or {})))
     for b in data:
         state, metrics = step(state, backend.put_batch(b))
     return backend.to_checkpoint(state), backend.metrics_to_host(metrics)

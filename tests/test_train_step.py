@@ -14,10 +14,16 @@ from jaxdl.train import PmapBackend, supervised
 
 def _problem(seed=0, batch=16):
     rs = np.random.RandomState(seed)
-    params = {"dense": {"kernel": jnp.asarray(rs.randn(5, 3), jnp.float32),
-                        "bias": jnp.zeros((3,), jnp.float32)}}
-    data = {"x": jnp.asarray(rs.randn(batch, 5), jnp.float32),
-            "y": jnp.asarray(rs.randn(batch, 3), jnp.float32)}
+    params = {
+        "dense": {
+            "kernel": jnp.asarray(rs.randn(5, 3), jnp.float32),
+            "bias": jnp.zeros((3,), jnp.float32),
+        }
+    }
+    data = {
+        "x": jnp.asarray(rs.randn(batch, 5), jnp.float32),
+        "y": jnp.asarray(rs.randn(batch, 3), jnp.float32),
+    }
     return params, data
 
 
@@ -34,8 +40,9 @@ def make_train_step(loss, tx, **kwargs):
 
 def _state(params, tx, ema=False, mutable=None):
     init = {"params": params, **mutable} if mutable else params
-    init_state, _ = supervised(loss_fn, tx, init_fn=lambda rng: init,
-                               ema_decay=0.5 if ema else None)
+    init_state, _ = supervised(
+        loss_fn, tx, init_fn=lambda rng: init, ema_decay=0.5 if ema else None
+    )
     return init_state(jax.random.PRNGKey(0))
 
 
@@ -204,8 +211,13 @@ def test_skipping_mixed_batches_equals_a_run_on_the_finite_ones():
 
     def run(batches, skip):
         init_state, step = supervised(
-            loss_with_count, tx, init_fn=lambda r: {"params": params, "stats": {"n": 0.0}},
-            ema_decay=0.9, has_mutable=True, skip_nonfinite=skip)
+            loss_with_count,
+            tx,
+            init_fn=lambda r: {"params": params, "stats": {"n": 0.0}},
+            ema_decay=0.9,
+            has_mutable=True,
+            skip_nonfinite=skip,
+        )
         state, step = init_state(jax.random.PRNGKey(0)), jax.jit(step)
         flags = []
         for b in batches:

@@ -44,8 +44,9 @@ def test_structure_change_is_named():
 
 def test_bad_metrics_and_missing_step_field():
     with pytest.raises(ValueError, match="metrics must be scalars; v: shape"):
-        check_step(lambda s, b: (STEP(s, b)[0], {"v": jnp.zeros(3)}), INIT(jax.random.PRNGKey(0)),
-                   BATCH)
+        check_step(
+            lambda s, b: (STEP(s, b)[0], {"v": jnp.zeros(3)}), INIT(jax.random.PRNGKey(0)), BATCH
+        )
     with pytest.raises(ValueError, match="needs a `step` field"):
         check_step(lambda s, b: (s, {}), {"w": jnp.zeros(2)}, BATCH)
 

@@ -36,8 +36,15 @@ def _with_position(position: int, index: int) -> tuple[int, int]:
 class _LoadRows:
     """Global batch of (positions, indices) -> this process's rows, loaded, checked, transformed."""
 
-    def __init__(self, source, transform: Transform, spec: RecordSpec | None, seed: int,
-                 rows: slice, pad_to: int | None):
+    def __init__(
+        self,
+        source,
+        transform: Transform,
+        spec: RecordSpec | None,
+        seed: int,
+        rows: slice,
+        pad_to: int | None,
+    ):
         self.source, self.transform, self.spec = source, transform, spec
         self.seed, self.rows, self.pad_to = seed, rows, pad_to
 
@@ -62,9 +69,19 @@ class _LoadRows:
 
 
 def _build(
-    source, transforms: Transform | Sequence[Transform], *, global_batch_size: int, seed: int,
-    shuffle: bool, num_epochs: int | None, drop_remainder: bool, process_index: int | None,
-    process_count: int | None, num_workers: int, spec: RecordSpec | None, pad_final: bool,
+    source,
+    transforms: Transform | Sequence[Transform],
+    *,
+    global_batch_size: int,
+    seed: int,
+    shuffle: bool,
+    num_epochs: int | None,
+    drop_remainder: bool,
+    process_index: int | None,
+    process_count: int | None,
+    num_workers: int,
+    spec: RecordSpec | None,
+    pad_final: bool,
 ) -> grain.IterDataset:
     n = len(source)
     if n == 0:
@@ -144,9 +161,18 @@ def make_pipeline(
     `eval_batches`.
     """
     return _build(
-        source, transforms, global_batch_size=global_batch_size, seed=seed, shuffle=shuffle,
-        num_epochs=num_epochs, drop_remainder=drop_remainder, process_index=process_index,
-        process_count=process_count, num_workers=num_workers, spec=spec, pad_final=False,
+        source,
+        transforms,
+        global_batch_size=global_batch_size,
+        seed=seed,
+        shuffle=shuffle,
+        num_epochs=num_epochs,
+        drop_remainder=drop_remainder,
+        process_index=process_index,
+        process_count=process_count,
+        num_workers=num_workers,
+        spec=spec,
+        pad_final=False,
     )
 
 
@@ -167,8 +193,16 @@ def eval_batches(
     of full batches, so shapes are static) and adds ``"mask"`` (b,) bool, False on the filler rows.
     """
     return _build(
-        source, transforms, global_batch_size=batch_size, seed=0, shuffle=False, num_epochs=1,
-        drop_remainder=False, process_index=process_index, process_count=process_count,
-        num_workers=num_workers, spec=spec, pad_final=pad,
+        source,
+        transforms,
+        global_batch_size=batch_size,
+        seed=0,
+        shuffle=False,
+        num_epochs=1,
+        drop_remainder=False,
+        process_index=process_index,
+        process_count=process_count,
+        num_workers=num_workers,
+        spec=spec,
+        pad_final=pad,
     )
-

@@ -105,9 +105,7 @@ PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle")
 
 
 @functools.cache
-def _patch_arrays(
-    size: int, stride: int, photos: tuple[str, ...]
-) -> tuple[np.ndarray, np.ndarray]:
+def _patch_arrays(size: int, stride: int, photos: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     loaders = _photo_loaders()
     unknown = sorted(set(photos) - set(loaders))
     if unknown:
@@ -126,7 +124,10 @@ def _patch_arrays(
 
 
 def image_patches(
-    size: int = 32, split: str = "train", *, stride: int | None = None,
+    size: int = 32,
+    split: str = "train",
+    *,
+    stride: int | None = None,
     photos: Sequence[str] = PHOTOS,
 ) -> ArraySource:
     """RGB patches cut on a fixed grid from scikit-image's bundled colour photos: size x size x 3.

@@ -206,8 +206,9 @@ def _leaf_shapes(tree: Any) -> dict[str, tuple[int, ...]]:
     return {path_str(path): tuple(leaf.shape) for path, leaf in flat if hasattr(leaf, "shape")}
 
 
-def load_params(workdir: str, step: int | None = None, *, ema: bool = False,
-                key: str | None = None) -> Any:
+def load_params(
+    workdir: str, step: int | None = None, *, ema: bool = False, key: str | None = None
+) -> Any:
     """Saved params of a run (latest step by default) as a pytree of numpy arrays.
 
     ema=True returns the EMA params (`ema_params`) instead; `key` picks any part of the saved

@@ -8,12 +8,18 @@ from typing import Any
 import jax.numpy as jnp
 
 _DTYPES = {"float32": None, "bfloat16": jnp.bfloat16}
-STEP_KEYS = ("accum_steps", "clip_norm", "ema_decay", "ema_warmup", "compute_dtype",
-             "skip_nonfinite")
+STEP_KEYS = (
+    "accum_steps",
+    "clip_norm",
+    "ema_decay",
+    "ema_warmup",
+    "compute_dtype",
+    "skip_nonfinite",
+)
 
 
 def resolve_dtype(dtype: Any) -> Any:
-    """"float32" / None -> None (no cast); "bfloat16" or a jnp dtype -> that dtype."""
+    """ "float32" / None -> None (no cast); "bfloat16" or a jnp dtype -> that dtype."""
     if dtype is None or not isinstance(dtype, str):
         return dtype
     if dtype not in _DTYPES:

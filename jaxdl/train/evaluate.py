@@ -39,9 +39,16 @@ class StreamingEvaluator:
     entries of vectors (e.g. per-class IoU).
     """
 
-    def __init__(self, init_fn: Callable[..., Any], update_fn: UpdateFn,
-                 compute_fn: Callable[[Any], dict], data: Iterable[dict], *,
-                 prefix: str = "eval/", params: Callable[[Any], Any] = _default_params):
+    def __init__(
+        self,
+        init_fn: Callable[..., Any],
+        update_fn: UpdateFn,
+        compute_fn: Callable[[Any], dict],
+        data: Iterable[dict],
+        *,
+        prefix: str = "eval/",
+        params: Callable[[Any], Any] = _default_params,
+    ):
         self.init_fn, self.compute_fn = init_fn, compute_fn
         self.data, self.prefix, self.params = data, prefix, params
         self.mesh = make_mesh()
@@ -82,8 +89,15 @@ class MeanEvaluator(StreamingEvaluator):
     """Averages `metric_fn(params, state, batch) -> {name: per-batch sum, "count": n}` over the
     data: yields `(prefix + name, total / count)`. `use_ema` evaluates `state.ema_params`."""
 
-    def __init__(self, metric_fn: MetricFn, data: Iterable[dict], *, prefix: str = "eval/",
-                 use_ema: bool = False, params: Callable[[Any], Any] | None = None):
+    def __init__(
+        self,
+        metric_fn: MetricFn,
+        data: Iterable[dict],
+        *,
+        prefix: str = "eval/",
+        use_ema: bool = False,
+        params: Callable[[Any], Any] | None = None,
+    ):
         if params is None:
             params = (lambda s: s.ema_params) if use_ema else _default_params
 
@@ -94,7 +108,9 @@ class MeanEvaluator(StreamingEvaluator):
             return jax.tree.map(lambda x: jnp.zeros(x.shape, jnp.float32), shapes)
 
         def update(sums, p, s, batch):
-            return jax.tree.map(lambda a, b: a + b.astype(jnp.float32), sums, metric_fn(p, s, batch))
+            return jax.tree.map(
+                lambda a, b: a + b.astype(jnp.float32), sums, metric_fn(p, s, batch)
+            )
 
         def compute(sums):
             count = sums["count"]

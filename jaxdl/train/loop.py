@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from jaxdl.train.checkpoint import Checkpointer
 from jaxdl.train.config import TrainConfig
 from jaxdl.train.parallel import make_backend
-from jaxdl.train.preemption import PreemptionWatch, Preempted
+from jaxdl.train.preemption import Preempted, PreemptionWatch
 from jaxdl.train.task import Evaluator, Task, check_step
 from jaxdl.train.writers import MetricWriter, is_image
 
@@ -89,7 +89,8 @@ def fit(task: Task, config: Any, workdir: str) -> Any:
         return task.init_state(jax.random.PRNGKey(tc.seed))
 
     ckpt = Checkpointer(
-        os.path.join(workdir, "checkpoints"), keep=tc.keep_checkpoints,
+        os.path.join(workdir, "checkpoints"),
+        keep=tc.keep_checkpoints,
         async_save=tc.async_checkpoint,
     )
     data_iter = iter(task.train_data)
@@ -169,7 +170,10 @@ class _Runner:
         if step >= tc.total_steps:
             _say(f"run already complete at step {step}")
         pbar = tqdm(
-            total=tc.total_steps, initial=step, unit="step", dynamic_ncols=True,
+            total=tc.total_steps,
+            initial=step,
+            unit="step",
+            dynamic_ncols=True,
             mininterval=1.0 if sys.stderr.isatty() else 30.0,
             disable=jax.process_index() != 0,
         )
@@ -231,8 +235,9 @@ class _Runner:
                 else:
                     results[name] = np.asarray(value).item() if np.ndim(value) == 0 else value
         paths = self.writer.write_images(step, pictures)
-        results.update({f"{k}_png": os.path.relpath(v, self.writer.workdir)
-                        for k, v in paths.items()})
+        results.update(
+            {f"{k}_png": os.path.relpath(v, self.writer.workdir) for k, v in paths.items()}
+        )
         if results:
             self.writer.write(step, results)
             _say(f"step {step}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in results.items()))

@@ -92,9 +92,7 @@ def split_micro(batch: Any, num: int, what: str = "accum_steps") -> Any:
 
     def split(x):
         if x.shape[0] % num:
-            raise ValueError(
-                f"batch dimension {x.shape[0]} is not divisible by {what}={num}"
-            )
+            raise ValueError(f"batch dimension {x.shape[0]} is not divisible by {what}={num}")
         x = x.reshape(x.shape[0] // num, num, *x.shape[1:])
         return jnp.swapaxes(x, 0, 1)
 

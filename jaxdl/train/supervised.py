@@ -96,4 +96,3 @@ def supervised(
         return new, {"loss": loss, "grad_norm": grad_norm, **aux, **flags}
 
     return init_state, train_step
-

@@ -56,10 +56,11 @@ def check_step(train_step: Callable, state: Any, batch: Any) -> None:
     if jax.tree.structure(new) != jax.tree.structure(state):
         old_paths = {path_str(p) for p, _ in jax.tree_util.tree_flatten_with_path(state)[0]}
         new_paths = {path_str(p) for p, _ in jax.tree_util.tree_flatten_with_path(new)[0]}
+        missing, added = sorted(old_paths - new_paths)[:8], sorted(new_paths - old_paths)[:8]
         raise ValueError(
             "train_step returned a state whose structure differs from its input: "
-            f"missing {sorted(old_paths - new_paths)[:8]}, added {sorted(new_paths - old_paths)[:8]}"
-            f" (input {type(state).__name__}, output {type(new).__name__})"
+            f"missing {missing}, added {added} (input {type(state).__name__}, output "
+            f"{type(new).__name__})"
         )
     changed = [
         f"{path_str(p)}: {_describe(a)} -> {_describe(b)}"

@@ -48,8 +48,9 @@ class MetricWriter:
         paths = {}
         for name, value in images.items():
             grid = as_image(value, name)
-            path = os.path.join(self.workdir, "images", name.replace("/", "_"),
-                                f"step_{int(step):08d}.png")
+            path = os.path.join(
+                self.workdir, "images", name.replace("/", "_"), f"step_{int(step):08d}.png"
+            )
             img.save_grid(grid[None], path, nrow=1, pad=0)
             paths[name] = path
             if self._tb is not None:
