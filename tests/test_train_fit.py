@@ -34,6 +34,24 @@ def _run_script(*args, timeout=240):
     )
 
 
+def _start(workdir, *args):
+    """A long-running fit_script process (stdout+stderr merged) to be stopped by SIGTERM."""
+    env = {**os.environ, "PYTHONPATH": ROOT, "XLA_FLAGS": ""}
+    cmd = [
+        sys.executable,
+        SCRIPT,
+        str(workdir),
+        "--total_steps",
+        "100000",
+        "--checkpoint_every",
+        "100000",
+        *map(str, args),
+    ]
+    return subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
 def test_outputs_and_load_params(tmp_path):
     wd = str(tmp_path / "run")
     config = get_config(total_steps=10, checkpoint_every=5, log_every=5)
@@ -178,22 +196,7 @@ def test_sigkill_mid_training_then_resume_is_bitwise_identical(tmp_path):
 
 def test_sigterm_writes_checkpoint_and_resumes_to_the_uninterrupted_result(tmp_path):
     wd = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": ROOT, "XLA_FLAGS": ""}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            SCRIPT,
-            str(wd),
-            "--total_steps",
-            "100000",
-            "--checkpoint_every",
-            "100000",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = _start(wd)
     deadline = time.time() + 180
     while time.time() < deadline and not os.path.exists(wd / "metrics.jsonl"):
         time.sleep(0.5)
@@ -289,29 +292,16 @@ def test_checkpoint_from_other_architecture_is_refused_and_kept(tmp_path):
 def test_two_process_sigterm_to_one_host_saves_same_step_on_both(tmp_path):
     """SIGTERM reaches only process 1: both processes agree on a step, save it and exit 143."""
     port = portpicker.pick_unused_port()
-    env = {**os.environ, "PYTHONPATH": ROOT, "XLA_FLAGS": ""}
     wd = tmp_path / "multi"
     procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                SCRIPT,
-                str(wd),
-                "--total_steps",
-                "100000",
-                "--checkpoint_every",
-                "100000",
-                "--coordinator_address",
-                f"127.0.0.1:{port}",
-                "--num_processes",
-                "2",
-                "--process_id",
-                str(i),
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        _start(
+            wd,
+            "--coordinator_address",
+            f"127.0.0.1:{port}",
+            "--num_processes",
+            2,
+            "--process_id",
+            i,
         )
         for i in range(2)
     ]
