@@ -6,6 +6,7 @@ Jolicoeur-Martineau 2018, Srivastava et al. 2017 (VEEGAN), Lin et al. 2018 (PacG
 SPEC: GAN-1..GAN-7.
 """
 
+from jaxdl.gan.image_pool import ImagePool, init_image_pool, query_image_pool
 from jaxdl.gan.losses import (
     LOSSES,
     GanLoss,
@@ -41,6 +42,7 @@ __all__ = [
     "LOSSES",
     "MIXTURES",
     "GanLoss",
+    "ImagePool",
     "MixtureSource",
     "MixtureStream",
     "d_hinge",
@@ -57,12 +59,14 @@ __all__ = [
     "get_losses",
     "gradient_penalty",
     "grid_centers",
+    "init_image_pool",
     "interpolates",
     "minimax_value",
     "mixture",
     "mixture_batches",
     "mode_metrics",
     "nearest_modes",
+    "query_image_pool",
     "real_gradient_penalty",
     "ring_centers",
     "sample_mixture",
