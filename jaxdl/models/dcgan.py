@@ -90,16 +90,20 @@ class DCGANDiscriminator(nn.Module):
     no BatchNorm, every conv (with a bias) wrapped in `jaxdl.nn.SpectralNorm`, whose u, v, sigma
     also live in `batch_stats`. Either way `train=True` updates `batch_stats`: apply with
     `mutable=["batch_stats"]` (`has_mutable=True` in `jaxdl.train.adversarial`).
+    `batch_norm=False` (without spectral norm) is the WGAN-GP critic (Gulrajani et al. 2017,
+    GAN-3): no normalization, convs with a bias, so the gradient penalty is per sample.
     """
 
     base: int = 64
     spectral_norm: bool = False
+    batch_norm: bool = True
     sn_steps: int = 1
 
     @nn.nowrap
     def _conv(self, x: jax.Array, features: int, k: int, s: int, p: int, name: str, train: bool):
         if not self.spectral_norm:
-            conv = Conv2d(features, k, s, p, use_bias=False, kernel_init=DCGAN_INIT, name=name)
+            bias = not self.batch_norm
+            conv = Conv2d(features, k, s, p, use_bias=bias, kernel_init=DCGAN_INIT, name=name)
             return conv(x)
         conv = Conv2d(features, k, s, p, kernel_init=DCGAN_INIT, parent=None)
         return SpectralNorm(conv, n_steps=self.sn_steps, name=name)(x, update_stats=train)
@@ -111,7 +115,7 @@ class DCGANDiscriminator(nn.Module):
         s, n = dcgan_layout(x.shape[1])
         for i in range(n):
             x = self._conv(x, self.base * 2**i, 4, 2, 1, f"down{i}", train)
-            if i > 0 and not self.spectral_norm:
+            if i > 0 and self.batch_norm and not self.spectral_norm:
                 x = _BatchNorm(use_running_average=not train, name=f"down{i}_bn")(x)
             x = leaky_relu(x, DCGAN_LEAKY_SLOPE)
         return self._conv(x, 1, s, 1, 0, "out", train).reshape(x.shape[0])
