@@ -136,3 +136,24 @@ def test_multihead_shapes(b, lq, lk, heads, out):
     xq, xkv = jnp.ones((b, lq, 6)), jnp.ones((b, lk, 5))
     y, _ = jax.eval_shape(lambda a, c: mha.init_with_output(jax.random.key(0), a, c), xq, xkv)
     chex.assert_shape(y, (b, lq, out or 6))
+
+
+def test_multihead_cache_steps_equal_causal_attention_and_sown_scores():
+    x = rand((2, 5, 8), 0)
+    mha = MultiHeadAttention(num_heads=2)
+    v = mha.init(jax.random.key(1), x)
+    full, inter = mha.apply(v, x, mask=causal_mask(5), mutable=["intermediates"])
+    p = v["params"]
+    q = (x @ p["query"]["kernel"] + p["query"]["bias"]).reshape(2, 5, 2, 4).transpose(0, 2, 1, 3)
+    k = (x @ p["key"]["kernel"] + p["key"]["bias"]).reshape(2, 5, 2, 4).transpose(0, 2, 1, 3)
+    (scores,) = inter["intermediates"]["scores"]  # pre-softmax, unmasked
+    np.testing.assert_allclose(scores, q @ k.transpose(0, 1, 3, 2) / 2.0, atol=1e-5)
+    cached = MultiHeadAttention(num_heads=2, decode=True)
+    _, cache = cached.apply(v, jnp.zeros_like(x), mutable=["cache"])  # zero cache of length 5
+    steps = []
+    for i in [(0, 2), (2, 3), (3, 5)]:  # a 2-token prefill, then 1 and 2 tokens
+        y, cache = cached.apply({**v, **cache}, x[:, i[0] : i[1]], mutable=["cache"])
+        steps.append(y)
+    np.testing.assert_allclose(np.concatenate(steps, 1), full, atol=1e-5)
+    with pytest.raises(ValueError, match="does not fit the cache"):
+        cached.apply({**v, **cache}, x[:1, :1], mutable=["cache"])

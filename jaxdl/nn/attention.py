@@ -5,6 +5,10 @@ Boolean masks follow torch `F.scaled_dot_product_attention`: True = may attend. 
 `torch.nn.MultiheadAttention`'s boolean `attn_mask` is the opposite: True = blocked.)
 Masked logits are set to the dtype's minimum, so a fully masked row averages all values
 uniformly instead of producing NaN.
+`MultiHeadAttention` sows its pre-softmax, unmasked `scores` and its softmax `weights` into the
+`intermediates` collection (read them with `mutable=["intermediates"]`; TinyBERT's attention
+loss uses the scores), and with `decode=True` keeps keys and values in a `cache` collection for
+incremental (one token at a time) decoding.
 """
 
 import math
@@ -27,6 +31,20 @@ def padding_mask(valid: jax.Array) -> jax.Array:
     return valid[:, None, None, :].astype(bool)
 
 
+def attention_scores(
+    q: jax.Array, k: jax.Array, bias: jax.Array | None = None, scale: float | None = None
+) -> jax.Array:
+    """Pre-softmax, unmasked scores q k^T * scale + bias.
+
+    q (..., Lq, D), k (..., Lk, D) -> (..., Lq, Lk); `scale` defaults to 1/sqrt(D).
+    """
+    if q.ndim < 2 or k.ndim < 2 or q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"expected q (..., Lq, D) and k (..., Lk, D), got {q.shape}, {k.shape}")
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    logits = jnp.einsum("...qd,...kd->...qk", q, k) * scale
+    return logits if bias is None else logits + bias
+
+
 def attention_weights(
     q: jax.Array,
     k: jax.Array,
@@ -38,15 +56,14 @@ def attention_weights(
 
     `scale` defaults to 1/sqrt(D); `mask` (bool) and `bias` broadcast to (..., Lq, Lk).
     """
-    if q.ndim < 2 or k.ndim < 2 or q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"expected q (..., Lq, D) and k (..., Lk, D), got {q.shape}, {k.shape}")
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    logits = jnp.einsum("...qd,...kd->...qk", q, k) * scale
-    if bias is not None:
-        logits = logits + bias
+    return masked_softmax(attention_scores(q, k, bias=bias, scale=scale), mask)
+
+
+def masked_softmax(scores: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    """Softmax over the last axis (in float32) with masked entries (mask False) set to zero."""
     if mask is not None:
-        logits = jnp.where(mask, logits, jnp.finfo(logits.dtype).min)
-    return jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(q.dtype)
+        scores = jnp.where(mask, scores, jnp.finfo(scores.dtype).min)
+    return jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(scores.dtype)
 
 
 def scaled_dot_product_attention(
@@ -75,6 +92,11 @@ class MultiHeadAttention(nn.Module):
     `in_proj_weight` chunks transposed. `qk_scale` overrides 1/sqrt(head_dim).
     Shapes: inputs_q (B, Lq, Eq), inputs_kv (B, Lk, Ekv) (default: inputs_q);
     mask bool broadcastable to (B, H, Lq, Lk), True = attend -> (B, Lq, out_features or Eq).
+
+    `decode=True` (self-attention only): the first call, with `cache` mutable, creates zero
+    `cached_key`, `cached_value` of the call's length (the maximum length) and `cache_index`;
+    each later call writes its Lq new keys/values at the index, attends causally over the cache
+    and advances the index by Lq.
     """
 
     num_heads: int
@@ -83,6 +105,7 @@ class MultiHeadAttention(nn.Module):
     use_bias: bool = True
     qk_scale: float | None = None
     dropout_rate: float = 0.0
+    decode: bool = False
 
     @nn.compact
     def __call__(
@@ -108,9 +131,34 @@ class MultiHeadAttention(nn.Module):
             return y.reshape(*y.shape[:2], self.num_heads, head_dim).transpose(0, 2, 1, 3)
 
         q, k, v = heads(inputs_q, "query"), heads(inputs_kv, "key"), heads(inputs_kv, "value")
-        w = attention_weights(q, k, mask=mask, scale=self.qk_scale)
+        if self.decode:
+            k, v, mask = self._cached(k, v, mask)
+        scores = attention_scores(q, k, scale=self.qk_scale)
+        w = masked_softmax(scores, mask)
+        self.sow("intermediates", "scores", scores)
+        self.sow("intermediates", "weights", w)
         w = nn.Dropout(self.dropout_rate)(w, deterministic=deterministic)
         y = jnp.einsum("bhqk,bhkd->bqhd", w, v).reshape(*inputs_q.shape[:2], feats)
         return nn.Dense(
             self.out_features or inputs_q.shape[-1], use_bias=self.use_bias, name="out"
         )(y)
+
+    def _cached(self, k: jax.Array, v: jax.Array, mask: jax.Array | None):
+        """Write k, v (B, H, n, Dh) at the cache index; return the cache and a causal mask."""
+        initialized = self.has_variable("cache", "cached_key")
+        ck = self.variable("cache", "cached_key", jnp.zeros, k.shape, k.dtype)
+        cv = self.variable("cache", "cached_value", jnp.zeros, v.shape, v.dtype)
+        index = self.variable("cache", "cache_index", lambda: jnp.zeros((), jnp.int32))
+        if not initialized:
+            return k, v, mask
+        n, size = k.shape[2], ck.value.shape[2]
+        if k.shape[:2] != ck.value.shape[:2] or n > size:
+            raise ValueError(
+                f"decode step of shape {k.shape} does not fit the cache {ck.value.shape}"
+            )
+        i = index.value
+        ck.value = jax.lax.dynamic_update_slice(ck.value, k, (0, 0, i, 0))
+        cv.value = jax.lax.dynamic_update_slice(cv.value, v, (0, 0, i, 0))
+        index.value = i + n
+        causal = jnp.arange(size)[None, :] <= i + jnp.arange(n)[:, None]
+        return ck.value, cv.value, causal if mask is None else jnp.logical_and(mask, causal)
