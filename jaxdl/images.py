@@ -1,4 +1,4 @@
-"""Image utilities for experiment outputs: [-1, 1] floats to uint8, and PNG sample grids."""
+"""Image utilities: [-1, 1] floats to uint8, PNG sample grids, and reading a user's image as RGB."""
 
 from __future__ import annotations
 
@@ -37,3 +37,36 @@ def save_grid(images: np.ndarray, path: str, nrow: int | None = None, pad: int =
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(path)
     return path
+
+
+def read_rgb(path: str) -> tuple[np.ndarray, str | None]:
+    """A user's image file as uint8 (H, W, 3), and a note when it had to be converted.
+
+    Grey images are repeated over 3 channels; an alpha channel is composited over white (what
+    viewers show); palette and 16-bit images are converted by Pillow. Raises FileNotFoundError
+    or ValueError naming the file when it is missing or not an image.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no image file at {path!r}")
+    try:
+        image = Image.open(path)
+        image.load()
+    except (UnidentifiedImageError, OSError) as e:
+        raise ValueError(f"{path!r} is not a readable image ({e})") from None
+    mode, note = image.mode, None
+    if mode == "RGB":
+        return np.asarray(image), None
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image.convert("RGBA"))
+        note = f"{path}: {mode} image with alpha, composited over white"
+    elif mode in ("L", "1", "I", "I;16", "F"):
+        if mode in ("I", "I;16", "F"):
+            scale = 255.0 / max(float(np.asarray(image).max()), 1.0)
+            image = Image.fromarray(np.clip(np.asarray(image) * scale, 0, 255).astype(np.uint8))
+        note = f"{path}: single-channel {mode} image, repeated over RGB"
+    else:
+        note = f"{path}: {mode} image converted to RGB"
+    return np.asarray(image.convert("RGB")), note
