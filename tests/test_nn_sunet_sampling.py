@@ -8,61 +8,11 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch import nn as tnn
 
 from jaxdl.nn import DualUpSample, PatchMerging, from_torch_conv_weight
+from tests.torch_sunet import TorchPatchMerging, TorchUpSample, randomize
 
 TOL = 1e-5
-
-
-class TorchPatchMerging(tnn.Module):
-    """PatchMerging as in the Swin/SUNet PyTorch code (Liu et al. 2021; RES-1)."""
-
-    def __init__(self, input_resolution, dim):
-        super().__init__()
-        self.input_resolution, self.dim = input_resolution, dim
-        self.reduction = tnn.Linear(4 * dim, 2 * dim, bias=False)
-        self.norm = tnn.LayerNorm(4 * dim)
-
-    def forward(self, x):
-        h, w = self.input_resolution
-        b, _, c = x.shape
-        x = x.view(b, h, w, c)
-        x0, x1 = x[:, 0::2, 0::2, :], x[:, 1::2, 0::2, :]
-        x2, x3 = x[:, 0::2, 1::2, :], x[:, 1::2, 1::2, :]
-        x = torch.cat([x0, x1, x2, x3], -1).view(b, -1, 4 * c)
-        return self.reduction(self.norm(x))
-
-
-class TorchUpSample(tnn.Module):
-    """FanChiMao/SUNet `UpSample` (dual up-sample), on NCHW."""
-
-    def __init__(self, c, factor):
-        super().__init__()
-        out, mid = (c // 2, 2 * c) if factor == 2 else (c, 16 * c)
-        self.conv = tnn.Conv2d(2 * out, out, 1, bias=False)
-        self.up_p = tnn.Sequential(
-            tnn.Conv2d(c, mid, 1, bias=False),
-            tnn.PReLU(),
-            tnn.PixelShuffle(factor),
-            tnn.Conv2d(out, out, 1, bias=False),
-        )
-        self.up_b = tnn.Sequential(
-            tnn.Conv2d(c, c, 1),
-            tnn.PReLU(),
-            tnn.Upsample(scale_factor=factor, mode="bilinear", align_corners=False),
-            tnn.Conv2d(c, out, 1, bias=False),
-        )
-
-    def forward(self, x):
-        return self.conv(torch.cat([self.up_p(x), self.up_b(x)], dim=1))
-
-
-def _randomize(module: tnn.Module, seed: int) -> None:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.5 + (0.25 if p.numel() == 1 else 0))
 
 
 @settings(max_examples=3, deadline=None)
@@ -73,7 +23,7 @@ def _randomize(module: tnn.Module, seed: int) -> None:
 )
 def test_patch_merging_matches_torch(hw, dim, seed):
     ref_mod = TorchPatchMerging(hw, dim)
-    _randomize(ref_mod, seed)
+    randomize(ref_mod, seed)
     x = np.random.default_rng(seed).standard_normal((2, hw[0] * hw[1], dim)).astype(np.float32)
     ref = ref_mod(torch.from_numpy(x)).detach().numpy()
     params = {
@@ -100,7 +50,7 @@ def _conv(m):
 def test_dual_upsample_matches_torch(factor):
     c, (h, w) = 4, (3, 5)
     ref_mod = TorchUpSample(c, factor)
-    _randomize(ref_mod, factor)
+    randomize(ref_mod, factor)
     x = np.random.default_rng(factor).standard_normal((2, h, w, c)).astype(np.float32)
     ref = ref_mod(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).detach().numpy()
     p, b = ref_mod.up_p, ref_mod.up_b

@@ -45,12 +45,18 @@ def window_reverse(windows: jax.Array, window_size: int, height: int, width: int
     return x.transpose(0, 1, 3, 2, 4, 5).reshape(-1, height, width, windows.shape[-1])
 
 
-def relative_position_index(window_size: int) -> np.ndarray:
-    """(N, N) indices into the ((2w-1)^2, heads) bias table, N = w^2 (Swin's layout)."""
-    ws = window_size
+def relative_position_index(window_size: int, table_window: int | None = None) -> np.ndarray:
+    """(N, N) indices into the ((2t-1)^2, heads) bias table, N = w^2 (Swin's layout).
+
+    `table_window` t (default w, must be >= w) is the window the table was built for: a window
+    smaller than the table's (a map smaller than the window) reads the same offsets' entries.
+    """
+    ws, tw = window_size, table_window or window_size
+    if tw < ws:
+        raise ValueError(f"table_window={tw} must be >= window_size={ws}")
     coords = np.stack(np.meshgrid(np.arange(ws), np.arange(ws), indexing="ij")).reshape(2, -1)
-    rel = coords[:, :, None] - coords[:, None, :] + (ws - 1)  # (2, N, N), each in [0, 2w-2]
-    return rel[0] * (2 * ws - 1) + rel[1]
+    rel = coords[:, :, None] - coords[:, None, :] + (tw - 1)  # (2, N, N), each in [0, 2t-2]
+    return rel[0] * (2 * tw - 1) + rel[1]
 
 
 def shifted_window_mask(height: int, width: int, window_size: int, shift: int) -> np.ndarray:
@@ -77,7 +83,8 @@ class WindowAttention(nn.Module):
     """Multi-head self-attention inside windows with relative position bias (W-MSA).
 
     x (B * nW, N, C), N = ws^2; optional mask (nW, N, N) bool (True = attend) -> (B * nW, N, C).
-    `qk_scale` overrides head_dim^-1/2 (SUNet sets 8).
+    `qk_scale` overrides head_dim^-1/2 (SUNet sets 8). `table_window` (default `window_size`)
+    sizes the bias table, so windows shrunk to a small map share the full window's parameters.
     """
 
     dim: int
@@ -85,6 +92,7 @@ class WindowAttention(nn.Module):
     num_heads: int
     qkv_bias: bool = True
     qk_scale: float | None = None
+    table_window: int | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
@@ -94,12 +102,13 @@ class WindowAttention(nn.Module):
         if self.dim % self.num_heads:
             raise ValueError(f"dim={self.dim} not divisible by num_heads={self.num_heads}")
         head_dim = self.dim // self.num_heads
+        tw = self.table_window or self.window_size
         table = self.param(
             "relative_position_bias_table",
             nn.initializers.truncated_normal(0.02),
-            ((2 * self.window_size - 1) ** 2, self.num_heads),
+            ((2 * tw - 1) ** 2, self.num_heads),
         )
-        bias = table[relative_position_index(self.window_size)].transpose(2, 0, 1)  # (H, N, N)
+        bias = table[relative_position_index(self.window_size, tw)].transpose(2, 0, 1)  # (H, N, N)
         qkv = nn.Dense(3 * self.dim, use_bias=self.qkv_bias, name="qkv")(x)
         qkv = qkv.reshape(x.shape[0], n, 3, self.num_heads, head_dim).transpose(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]  # (B * nW, heads, N, head_dim)
@@ -118,6 +127,7 @@ class ShiftedWindowAttention(nn.Module):
 
     `shift_size=0` is W-MSA, `window_size // 2` SW-MSA (Swin alternates them).
     Shapes: (B, H, W, C) -> (B, H, W, C), H and W divisible by `window_size`, C = `dim`.
+    `table_window` as in `WindowAttention`.
     """
 
     dim: int
@@ -126,6 +136,7 @@ class ShiftedWindowAttention(nn.Module):
     shift_size: int = 0
     qkv_bias: bool = True
     qk_scale: float | None = None
+    table_window: int | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -140,7 +151,13 @@ class ShiftedWindowAttention(nn.Module):
             x = jnp.roll(x, (-s, -s), axis=(1, 2))
         win = window_partition(x, ws).reshape(-1, ws * ws, c)
         win = WindowAttention(
-            self.dim, ws, self.num_heads, self.qkv_bias, self.qk_scale, name="attn"
+            self.dim,
+            ws,
+            self.num_heads,
+            self.qkv_bias,
+            self.qk_scale,
+            self.table_window,
+            name="attn",
         )(win, mask)
         x = window_reverse(win.reshape(-1, ws, ws, c), ws, h, w)
         return jnp.roll(x, (s, s), axis=(1, 2)) if s else x
