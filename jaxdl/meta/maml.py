@@ -19,6 +19,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxdl.train import supervised
@@ -27,10 +28,11 @@ LossFn = Callable[[Any, Any], jax.Array]
 
 
 def check_inner(inner_lr: float, inner_steps: int) -> None:
-    """Raises ValueError unless `inner_steps` is an int >= 1 and `inner_lr` > 0."""
+    """Raises ValueError unless `inner_steps` is an int >= 1 and `inner_lr` > 0 (checked when it
+    is a Python or NumPy number; a traced step size passes)."""
     if isinstance(inner_steps, bool) or not isinstance(inner_steps, int) or inner_steps < 1:
         raise ValueError(f"inner_steps must be an int >= 1, got {inner_steps!r}")
-    if not inner_lr > 0:
+    if isinstance(inner_lr, (int, float, np.number)) and not inner_lr > 0:
         raise ValueError(f"inner_lr must be > 0, got {inner_lr!r}")
 
 
