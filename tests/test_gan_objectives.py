@@ -98,3 +98,21 @@ def test_wgan_gp_objective_adds_the_penalty():
     _, gp = objectives.standard(gen, disc, loss="wasserstein", latent_dim=LATENT, gp_weight=10.0)
     diff = gp(d_vars, g_vars, batch, rng)[0] - plain(d_vars, g_vars, batch, rng)[0]
     assert float(diff) > 0
+
+
+def test_maxout_discriminator_matches_torch_linear_maxout():
+    """PacGAN's D: hidden LinearMaxout units (max over `pieces` affine maps per unit)."""
+    width, pieces = 3, 5
+    disc = MLPDiscriminator(hidden=(width, width), maxout_pieces=pieces)
+    x = jax.random.normal(jax.random.PRNGKey(0), (7, 4))
+    d_vars = disc.init(jax.random.PRNGKey(1), x)
+    p = jax.tree.map(lambda a: torch.tensor(np.asarray(a)), d_vars["params"])
+    chex.assert_shape(d_vars["params"]["l0"]["kernel"], (4, width * pieces))
+    h = torch.tensor(np.asarray(x))
+    for name in ("l0", "l1"):  # unit u's pieces are the consecutive outputs u·pieces + j
+        h = h @ p[name]["kernel"] + p[name]["bias"]
+        h = h.reshape(-1, width, pieces).amax(-1)
+    expected = h @ p["l2"]["kernel"] + p["l2"]["bias"]
+    np.testing.assert_allclose(disc.apply(d_vars, x), expected.numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="maxout_pieces must be >= 1"):
+        MLPDiscriminator(maxout_pieces=0).init(jax.random.PRNGKey(0), x)

@@ -147,6 +147,62 @@ class AdversarialStepTest(parameterized.TestCase):
         chex.assert_trees_all_close(finals[0].d.params, finals[1].d.params, atol=1e-6)
         assert not np.allclose(finals[0].g.params["a"], finals[1].g.params["a"], atol=1e-6)
 
+    @parameterized.parameters(0, 1, 3)
+    def test_unrolled_generator_gradient_matches_float64_unrolling(self, unroll):
+        """One step with plain SGD (G's lr 1, so its update is minus the gradient) against a
+        float64 reference unrolled by hand: D's own update, then `unroll` look-ahead gradient
+        steps on the same batch, G's loss at the last one differentiated through all of them.
+        k = 0 is the plain GAN's gradient; the reference is itself checked by central finite
+        differences in float64."""
+        d_lr = 0.5
+        init_state, step = adversarial(
+            g_loss_fn,
+            d_loss_fn,
+            optax.sgd(1.0),
+            optax.sgd(d_lr),
+            g_init=g_init,
+            d_init=d_init,
+            unroll_steps=unroll,
+        )
+        state0 = init_state(jax.random.PRNGKey(3))
+        batch = real_batches(1, size=24, with_z=True)[0]  # z in the batch: no key dependence
+        state1, _ = jax.jit(step)(state0, batch)
+        grad32 = jax.tree.map(
+            lambda a, b: np.float64(a) - np.float64(b), state0.g.params, state1.g.params
+        )
+
+        with jax.enable_x64(True):
+            f64 = lambda t: jax.tree.map(lambda x: jnp.asarray(np.asarray(x), jnp.float64), t)  # noqa: E731
+            g0, d0, b64 = f64(state0.g.params), f64(state0.d.params), f64(batch)
+
+            def d_step(d, g):
+                grads = jax.grad(lambda p: d_loss_fn({"params": p}, {"params": g}, b64, None)[0])(d)
+                return jax.tree.map(lambda p, q: p - d_lr * q, d, grads)
+
+            d1 = d_step(d0, g0)  # D's own update, before G's
+
+            def unrolled_loss(g):
+                dk = d1
+                for _ in range(unroll):
+                    dk = d_step(dk, g)
+                return g_loss_fn({"params": g}, {"params": dk}, b64, None)[0]
+
+            ref = jax.grad(unrolled_loss)(g0)
+            chex.assert_trees_all_close(state1.d.params, d1, atol=1e-5)  # D: its own update only
+            h = 1e-6
+            for name in ("a", "b"):
+                plus = unrolled_loss({**g0, name: g0[name] + h})
+                minus = unrolled_loss({**g0, name: g0[name] - h})
+                np.testing.assert_allclose(
+                    ref[name], (plus - minus) / (2 * h), rtol=1e-6, atol=1e-9
+                )
+                np.testing.assert_allclose(grad32[name], ref[name], rtol=1e-5, atol=1e-6)
+            if unroll:  # the look-ahead really changes the gradient
+                plain = jax.grad(lambda g: g_loss_fn({"params": g}, {"params": d1}, b64, None)[0])(
+                    g0
+                )
+                assert abs(float(plain["a"] - ref["a"])) > 1e-4
+
     def test_weight_clipping_constraint_and_ema(self):
         init_state, step = adversarial(
             g_loss_fn,

@@ -6,7 +6,9 @@ arXiv:1611.02163), whose toy setups VEEGAN (Srivastava et al. 2017, arXiv:1705.0
 the unrolled-GAN authors' public demo uses tanh (`activation=jnp.tanh`). MAD-GAN's
 discriminator (Ghosh et al. 2018, arXiv:1704.02906) is `MLPDiscriminator(num_outputs=k + 1)`:
 logits over "generator i" and "real". `spectral_norm=True` wraps every Dense layer of D in
-`jaxdl.nn.SpectralNorm` (Miyato et al. 2018, arXiv:1802.05957; SPEC GAN-7).
+`jaxdl.nn.SpectralNorm` (Miyato et al. 2018, arXiv:1802.05957; SPEC GAN-7). `maxout_pieces=5`
+gives the discriminator of PacGAN's 2-D experiments (Lin et al. 2018, arXiv:1712.04086): hidden
+layers of LinearMaxout units (Goodfellow et al. 2013), each the max of 5 affine pieces.
 """
 
 from collections.abc import Callable, Sequence
@@ -47,7 +49,9 @@ class MLPDiscriminator(nn.Module):
     `l{i}/layer_instance`): its power-iteration state u, v, sigma lives in the `batch_stats`
     collection and a call with `train=True` runs `sn_steps` steps and writes it, so apply with
     `mutable=["batch_stats"]` (in `jaxdl.train.adversarial`: `has_mutable=True`). `train=False`
-    reuses the stored state. Without spectral norm `train` has no effect.
+    reuses the stored state. Without spectral norm `train` has no effect. `maxout_pieces` > 1
+    makes each hidden layer a LinearMaxout: Dense(width · pieces), then the max over the pieces
+    of each unit (the activation is then not used).
     """
 
     hidden: Sequence[int] = (128, 128)
@@ -55,13 +59,17 @@ class MLPDiscriminator(nn.Module):
     activation: Activation = nn.relu
     spectral_norm: bool = False
     sn_steps: int = 1
+    maxout_pieces: int = 1
     kernel_init: Callable = nn.linear.default_kernel_init
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         if x.ndim != 2:
             raise ValueError(f"MLPDiscriminator expects points (N, D), got shape {x.shape}")
-        widths = (*self.hidden, self.num_outputs)
+        if self.maxout_pieces < 1:
+            raise ValueError(f"maxout_pieces must be >= 1, got {self.maxout_pieces}")
+        p = self.maxout_pieces
+        widths = (*(w * p for w in self.hidden), self.num_outputs)
         for i, width in enumerate(widths):
             if self.spectral_norm:
                 dense = nn.Dense(width, kernel_init=self.kernel_init, parent=None)
@@ -69,5 +77,5 @@ class MLPDiscriminator(nn.Module):
             else:
                 x = nn.Dense(width, kernel_init=self.kernel_init, name=f"l{i}")(x)
             if i < len(self.hidden):
-                x = self.activation(x)
+                x = self.activation(x) if p == 1 else x.reshape(-1, width // p, p).max(-1)
         return x
