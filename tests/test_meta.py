@@ -14,6 +14,7 @@ import torch
 from absl.testing import parameterized
 
 from jaxdl import meta
+from jaxdl.data.few_shot import EpisodeSampler, EpisodeStream
 from jaxdl.data.sine_tasks import SineTaskStream, sample_sine_tasks, sine
 from jaxdl.models.mlp import MLP
 
@@ -332,3 +333,50 @@ def test_sine_stream_resumes_where_it_stopped():
     assert not np.allclose(
         next(SineTaskStream(8, 5, 5, seed=4))["support"]["x"], b1["support"]["x"]
     )
+
+
+# --- few-shot episodes ------------------------------------------------------------------------
+
+
+def _indexed_set(n=140, classes=7):
+    """Images that hold their own index, so an episode can be traced back to the data."""
+    return np.arange(n, dtype=np.int32).reshape(n, 1, 1, 1), np.arange(n) % classes
+
+
+def test_episodes_are_n_way_k_shot_with_disjoint_support_and_query():
+    images, labels = _indexed_set()
+    sampler = EpisodeSampler(images, labels, ways=5, shots=2, queries=3)
+    ep = sampler.sample(np.random.default_rng(0), 200)
+    chex.assert_shape(ep["support"]["image"], (200, 10, 1, 1, 1))
+    chex.assert_shape(ep["query"]["image"], (200, 15, 1, 1, 1))
+    np.testing.assert_array_equal(ep["support"]["label"][0], np.repeat(np.arange(5), 2))
+    np.testing.assert_array_equal(ep["query"]["label"][0], np.repeat(np.arange(5), 3))
+    assert ep["support"]["label"].dtype == np.int32
+    seen = set()
+    for t in range(200):
+        s, q = ep["support"]["image"][t].ravel(), ep["query"]["image"][t].ravel()
+        assert len(set(s) | set(q)) == 25  # no image twice in an episode
+        origin = [
+            {labels[i] for i in s[2 * j : 2 * j + 2]} | {labels[i] for i in q[3 * j : 3 * j + 3]}
+            for j in range(5)
+        ]
+        assert all(len(o) == 1 for o in origin)  # one original class per episode label
+        assert len(set().union(*origin)) == 5  # five different classes
+        seen |= {(j, next(iter(o))) for j, o in enumerate(origin)}
+    assert len(seen) == 5 * 7  # every class takes every episode label: random relabelling
+
+
+def test_episode_stream_resumes_and_bad_settings_are_named():
+    images, labels = _indexed_set()
+    stream = EpisodeStream(EpisodeSampler(images, labels, 3, 1, 2), 4, seed=1)
+    next(stream)
+    state, b = stream.get_state(), next(stream)
+    other = EpisodeStream(EpisodeSampler(images, labels, 3, 1, 2), 4, seed=1)
+    other.set_state(state)
+    chex.assert_trees_all_equal(next(other), b)
+    with pytest.raises(ValueError, match="ways=8 but the data has only 7 classes"):
+        EpisodeSampler(images, labels, 8, 1, 1)
+    with pytest.raises(ValueError, match="shots \\+ queries = 21 exceeds the 20 images"):
+        EpisodeSampler(images, labels, 5, 1, 20)
+    with pytest.raises(ValueError, match="shots must be >= 1"):
+        EpisodeSampler(images, labels, 5, 0, 1)
