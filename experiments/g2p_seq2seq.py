@@ -67,6 +67,7 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c.eval.beam_size = 5  # 1: greedy
     c.eval.max_len = 24  # decoded phonemes (the longest test pronunciation has 18)
     c.eval.valid_words = 1000  # valid subset scored every eval_every steps
+    c.eval.test_words = 0  # 0: the whole test split (12,420 words)
     c.eval.alignment_words = ("phoneme", "thoughtful", "quixotic", "knight")
     if preset == "no_attention":
         c.model.attention = "none"
@@ -215,7 +216,7 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.time()
     task, model, decode = build(config)
     state = fit(task, config, args.workdir)
-    test = cmudict.entries("test", config.data.stress)
+    test = cmudict.entries("test", config.data.stress)[: config.eval.test_words or None]
     results = {
         "model": config.model.kind,
         "attention": config.model.attention if config.model.kind == "lstm" else "multi-head",

