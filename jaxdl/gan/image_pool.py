@@ -43,8 +43,8 @@ def query_image_pool(
 ) -> tuple[jax.Array, ImagePool]:
     """(images for the discriminator, new pool) for a batch `images` (N, *image_shape).
 
-    The outputs have the pool's dtype; the batch is processed image by image (`lax.scan`), image
-    i drawing its coin and slot from `fold_in(rng, i)`.
+    The outputs have the pool's dtype. The batch is processed image by image (`lax.scan`);
+    image i's coin and slot are row i of one uniform (N, 2) draw from `rng`.
     """
     if images.shape[1:] != pool.images.shape[1:]:
         raise ValueError(
@@ -57,16 +57,15 @@ def query_image_pool(
 
     def one(carry, x):
         stored, count = carry
-        i, image = x
-        coin_key, slot_key = jax.random.split(jax.random.fold_in(rng, i))
+        image, (coin, pick) = x
         filling = count < pool.size
-        swap = ~filling & (jax.random.uniform(coin_key) < swap_prob)
-        slot = jnp.where(filling, count, jax.random.randint(slot_key, (), 0, pool.size))
+        swap = ~filling & (coin < swap_prob)
+        slot = jnp.minimum((pick * pool.size).astype(count.dtype), pool.size - 1)
+        slot = jnp.where(filling, count, slot)
         old = stored[slot]
         stored = stored.at[slot].set(jnp.where(filling | swap, image, old))
         return (stored, count + filling.astype(count.dtype)), jnp.where(swap, old, image)
 
-    (stored, count), out = jax.lax.scan(
-        one, (pool.images, pool.count), (jnp.arange(images.shape[0]), images)
-    )
+    draws = jax.random.uniform(rng, (images.shape[0], 2))
+    (stored, count), out = jax.lax.scan(one, (pool.images, pool.count), (images, draws))
     return out, ImagePool(stored, count)
