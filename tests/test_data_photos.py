@@ -53,6 +53,12 @@ def test_crops_are_reproducible_come_from_train_photos_and_cover_them():
         ph.PhotoCrops(450)
     with pytest.raises(IndexError):
         crops[400]
+    # Any sequence of images, read lazily, image i % n for record i.
+    seq = [np.full((40, 50, 3), v, np.uint8) for v in (10, 20, 30)]
+    lazy = ph.PhotoCrops(32, images=seq, length=6, augment=False)
+    assert [int(lazy[i]["image"][0, 0, 0]) for i in range(6)] == [10, 20, 30, 10, 20, 30]
+    with pytest.raises(ValueError, match=r"image 1: expected uint8 \(H, W, 3\)"):
+        ph.PhotoCrops(32, images=[seq[0], np.zeros((40, 50), np.uint8)], length=4)[1]
 
 
 def test_read_rgb_converts_grey_and_alpha_with_a_note(tmp_path):

@@ -14,7 +14,7 @@ from jaxdl.convert.sunet import (
     sunet_params_from_torch,
     sunet_state_dict_from_params,
 )
-from jaxdl.models.sunet import SUNet, SwinBlock, pad_to_multiple, size_multiple
+from jaxdl.models.sunet import SUNet, SwinBlock, init_params, pad_to_multiple, size_multiple
 from tests.torch_sunet import TorchSUNet, TorchSwinBlock, randomize
 
 TOL = 1e-4
@@ -129,7 +129,10 @@ def test_bad_input_and_padding():
     padded, (h, w) = pad_to_multiple(x, size_multiple(model))
     chex.assert_shape(padded, (1, 64, 64, 3))
     chex.assert_trees_all_close(padded[:, :h, :w], x)
-    params = jax.jit(model.init)(key, padded)["params"]
+    params = init_params(model, key, 32)  # the official init: Linear kernels ~ N(0, 0.02²)
+    qkv = params["layers_0"]["blocks_0"]["attn"]["attn"]["qkv"]["kernel"]
+    assert 0.015 < float(jnp.std(qkv)) < 0.02 and float(jnp.abs(qkv).max()) <= 0.04
+    assert float(jnp.std(params["conv_first"]["kernel"])) > 0.05  # convolutions untouched
     out = jax.jit(model.apply)({"params": params}, padded)[:, :h, :w]
     chex.assert_shape(out, x.shape)
     # Drop path is active only in training and needs a key.

@@ -103,7 +103,9 @@ class PhotoCrops:
     Record ``i`` is a pure function of ``(seed, i)``: a photo chosen with probability
     proportional to its area (so every pixel is equally likely), a uniform crop position and,
     with ``augment``, one of the 8 flips/rotations. ``length`` is the nominal epoch size.
-    Records are ``{"image": uint8 (size, size, 3)}``.
+    Records are ``{"image": uint8 (size, size, 3)}``. ``images`` replaces the bundled photos by
+    any random-access sequence of uint8 (H, W, 3) images (e.g. DIV2K read through TFDS), read
+    lazily: record ``i`` crops image ``i % len(images)``.
     """
 
     def __init__(
@@ -112,22 +114,29 @@ class PhotoCrops:
         *,
         split: str = "train",
         names: Sequence[str] | None = None,
+        images: Sequence[np.ndarray] | None = None,
         length: int = 100_000,
         augment: bool = True,
         seed: int = 0,
     ):
+        if size <= 0 or length <= 0:
+            raise ValueError(f"size and length must be positive, got {size=}, {length=}")
+        self.size, self.length, self.augment, self.seed = size, length, augment, seed
+        self.spec = RecordSpec(image=((size, size, 3), np.uint8))
+        self.probs = None
+        if images is not None:
+            if not len(images):
+                raise ValueError("images is empty")
+            self.images = images
+            return
         self.images = (
             list(photos(split).values()) if names is None else [load_photo(n) for n in names]
         )
-        if size <= 0 or length <= 0:
-            raise ValueError(f"size and length must be positive, got {size=}, {length=}")
         small = [img.shape[:2] for img in self.images if min(img.shape[:2]) < size]
         if small:
             raise ValueError(f"crop size {size} is larger than photos of shape {small}")
         areas = np.array([img.shape[0] * img.shape[1] for img in self.images], np.float64)
         self.probs = areas / areas.sum()
-        self.size, self.length, self.augment, self.seed = size, length, augment, seed
-        self.spec = RecordSpec(image=((size, size, 3), np.uint8))
 
     def __len__(self) -> int:
         return self.length
@@ -136,8 +145,22 @@ class PhotoCrops:
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} out of range for {self.length} crops")
         rng = np.random.default_rng((self.seed, index))
-        image = self.images[rng.choice(len(self.images), p=self.probs)]
-        h, w, _ = image.shape
+        if self.probs is None:
+            which = index % len(self.images)
+        else:
+            which = rng.choice(len(self.images), p=self.probs)
+        image = np.asarray(self.images[which])
+        h, w = image.shape[:2]
+        if (
+            image.ndim != 3
+            or image.shape[-1] != 3
+            or image.dtype != np.uint8
+            or min(h, w) < self.size
+        ):
+            raise ValueError(
+                f"image {which}: expected uint8 (H, W, 3) with H, W >= {self.size}, got "
+                f"{image.dtype} {image.shape}"
+            )
         top, left = rng.integers(0, h - self.size + 1), rng.integers(0, w - self.size + 1)
         crop = image[top : top + self.size, left : left + self.size]
         if self.augment:
@@ -146,4 +169,4 @@ class PhotoCrops:
         return {"image": np.ascontiguousarray(crop)}
 
     def __repr__(self) -> str:
-        return f"PhotoCrops(size={self.size}, photos={len(self.images)}, length={self.length})"
+        return f"PhotoCrops(size={self.size}, images={len(self.images)}, length={self.length})"

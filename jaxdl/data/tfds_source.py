@@ -75,3 +75,31 @@ def tfds_source(
             raise
         raise DatasetNotFoundError(_not_found_message(name, str(builder.data_dir), download)) from e
     return TfdsSource(ds, name=name, split=split, info=builder.info)
+
+
+class TfdsImages:
+    """Lazy random-access uint8 (H, W, C) images of one feature of a TFDS split (e.g. DIV2K's
+    ``hr``), for sources such as `jaxdl.data.photos.PhotoCrops(images=...)`."""
+
+    def __init__(self, name: str, split: str, key: str, data_dir: str | None = None):
+        import tensorflow_datasets as tfds
+
+        builder = tfds.builder(name, data_dir=data_dir)
+        try:
+            self._ds = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
+        except Exception as e:
+            if builder.is_prepared():
+                raise
+            raise DatasetNotFoundError(
+                _not_found_message(name, str(builder.data_dir), False)
+            ) from e
+        features = builder.info.features
+        if key not in features:
+            raise ValueError(f"{name!r} has no feature {key!r}; features: {sorted(features)}")
+        self.key, self.name = key, f"{name}:{split}"
+
+    def __len__(self) -> int:
+        return len(self._ds)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return np.asarray(self._ds[index][self.key], np.uint8)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import flax.linen as nn
+import flax.traverse_util
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -193,6 +194,21 @@ class SUNet(nn.Module):
                 f"{len(self.depths) - 1} merges), got {images.shape[1]}x{images.shape[2]}: pad "
                 f"with jaxdl.models.sunet.pad_to_multiple(images, size_multiple(model))"
             )
+
+
+def init_params(model: SUNet, key: jax.Array, image_size: int = 256) -> dict:
+    """Parameters initialised as the official code does: every Linear (Dense) kernel from a
+    normal with std 0.02 truncated at ±2 std, biases 0, LayerNorms 1/0; convolutions keep their
+    default initialisation. Returns the "params" collection."""
+    k_init, k_trunc = jax.random.split(key)
+    x = jnp.zeros((1, image_size, image_size, model.in_channels))
+    params = model.init(k_init, x)["params"]
+    flat = flax.traverse_util.flatten_dict(params)
+    keys = jax.random.split(k_trunc, len(flat))
+    for k, (path, w) in zip(keys, list(flat.items()), strict=True):
+        if path[-1] == "kernel" and w.ndim == 2:
+            flat[path] = 0.02 * jax.random.truncated_normal(k, -2.0, 2.0, w.shape, w.dtype)
+    return flax.traverse_util.unflatten_dict(flat)
 
 
 def size_multiple(model: SUNet) -> int:
