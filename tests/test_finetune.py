@@ -1,8 +1,9 @@
-"""Fine-tuning recipe: schedules, per-group unfreezing, frozen BatchNorm, layer-wise LR decay.
+"""Fine-tuning recipe: schedules, per-group unfreezing, frozen BatchNorm, layer-wise LR decay,
+the Xception backbone.
 
 SPEC: BAS-10, OPT-8. References: optax's Adam (a fresh one started at the unfreezing step, and
 one per group at the scaled rate via `optax.partition`), plain SGD by hand, and the model's own
-inference mode.
+inference mode; Keras' Xception parameter count and PyTorch's grouped convolution.
 """
 
 import re
@@ -13,10 +14,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+import torch
 
 from jaxdl import finetune, optim
 from jaxdl.finetune import Phase
 from jaxdl.models.small_resnet import SmallResNet
+from jaxdl.models.xception import SeparableConv, Xception
 from jaxdl.train import supervised
 
 SIZE = 8  # tiny images keep the compiles short
@@ -243,3 +246,40 @@ def test_layer_decay_gives_each_block_its_rate(tiny):
     ref_tx = optax.partition({i: optax.adam(1e-2 * mult[g]) for i, g in enumerate(groups)}, labels)
     for a, b in zip(got, _updates(ref_tx, gs, params), strict=True):
         chex.assert_trees_all_close(a, b, rtol=1e-5, atol=1e-9)
+
+
+def test_xception_parameter_count_and_shapes():
+    """Keras' Xception at 299x299, 1000 classes: 22,855,952 trainable + 54,528 BN statistics."""
+    model = Xception()
+    variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 299, 299, 3))))
+
+    def count(tree):
+        return sum(x.size for x in jax.tree.leaves(tree))
+
+    assert count(variables["params"]) == 22_855_952
+    assert count(variables["batch_stats"]) == 54_528
+    out, inter = jax.eval_shape(
+        lambda v: model.apply(
+            v, jnp.zeros((2, 299, 299, 3)), capture_intermediates=True, mutable=["intermediates"]
+        ),
+        variables,
+    )
+    chex.assert_shape(out, (2, 1000))
+    chex.assert_shape(inter["intermediates"]["exit_2_bn2"]["__call__"][0], (2, 10, 10, 2048))
+    for p in jax.tree.leaves(optim.tree_paths(variables["params"])):
+        assert sum(bool(re.search(g, p)) for g in model.groups()) == 1, p
+    with pytest.raises(ValueError, match="frozen pattern 'stage1' matches no block"):
+        jax.eval_shape(
+            lambda v: model.apply(v, jnp.zeros((1, 71, 71, 3)), frozen=("stage1",)), variables
+        )
+
+
+def test_separable_conv_matches_torch():
+    x = np.random.default_rng(0).normal(size=(2, 5, 5, 3)).astype(np.float32)
+    conv = SeparableConv(4)
+    v = conv.init(jax.random.key(0), jnp.asarray(x))["params"]
+    dw = torch.tensor(np.asarray(v["Conv_0"]["kernel"])).permute(3, 2, 0, 1)  # (3, 1, 3, 3)
+    pw = torch.tensor(np.asarray(v["Conv_1"]["kernel"])).permute(3, 2, 0, 1)  # (4, 3, 1, 1)
+    t = torch.nn.functional.conv2d(torch.tensor(x).permute(0, 3, 1, 2), dw, padding=1, groups=3)
+    want = torch.nn.functional.conv2d(t, pw).permute(0, 2, 3, 1).numpy()
+    chex.assert_trees_all_close(conv.apply({"params": v}, jnp.asarray(x)), want, atol=1e-5)
