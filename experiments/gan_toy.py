@@ -5,17 +5,23 @@ with VEEGAN's metrics (Srivastava et al. 2017): modes covered, share of high-qua
 (within 3σ of a mode) and reverse KL, on 2,500 samples:
     python -m experiments.gan_toy --preset pacgan --config.data.name=ring --config.seeds=5
 Presets: gan (minimax, Goodfellow et al. 2014), nsgan (non-saturating), wgan (Arjovsky et al.
-2017: RMSprop, clipping 0.01, 5 critic steps), wgan_gp (Gulrajani et al. 2017: λ 10, 5 critic
-steps), unrolled (Metz et al. 2017: 5 look-ahead steps), madgan (Ghosh et al. 2018: one
-generator per ring mode), meg (Kumar et al. 2019), pacgan (Lin et al. 2018: D sees 4 packed
-samples). `quick` is pacgan with fewer steps. Data: `ring` (8 modes, radius 1, σ 0.01) or
-`grid` (25 modes at {−4,−2,0,2,4}², σ 0.05). Writes results.json, samples.npz and samples.png.
+2017: RMSprop 5e-5, clipping 0.01, 5 critic updates on 64 samples each), wgan_gp (Gulrajani et
+al. 2017's toy script: λ 0.1, 5 critic updates on 256 samples each), unrolled (Metz et al. 2017:
+5 look-ahead steps), madgan (Ghosh et al. 2018: 8 generators), meg (Kumar et al. 2019), pacgan
+(Lin et al. 2018: D sees 4 packed samples; sampled from an EMA of G). `quick` is pacgan with
+fewer steps. Networks: 2 hidden layers of 128 ReLU units in G and D, latent N(0, I) of 64
+dims; `--config.model.d_maxout=5` etc. give PacGAN's own networks. Data: `ring` (8 modes,
+radius 1, σ 0.01) or `grid` (25 modes at {−4,−2,0,2,4}², σ 0.05). Writes results.json (with
+each seed's training seconds), seed_*/samples.npz and seed_*/samples.png. Bad values
+(`d_steps`, `num_generators`, `pack` < 1, `unroll_steps` < 0, a batch that does not split into
+critic slices, packs or generators) exit with code 2 and one line naming the key.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 
 import jax
 import jax.numpy as jnp
@@ -40,7 +46,9 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c.data = ml_collections.ConfigDict(dict(name="ring"))  # "ring" | "grid"
     c.model = ml_collections.ConfigDict()
     c.model.latent_dim = 64
-    c.model.hidden = (128, 128)  # both networks (Metz et al. 2017's toy G and D)
+    c.model.g_hidden = (128, 128)  # Metz et al. 2017's toy G and D
+    c.model.d_hidden = (128, 128)
+    c.model.d_maxout = 1  # pieces per LinearMaxout unit of D (1: ReLU units)
     c.model.pack = 1  # PacGAN: samples per discriminator input
     c.model.num_generators = 1  # MAD-GAN: k generators, D with k + 1 outputs
     c.train = engine_config(
@@ -50,26 +58,34 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c.train.learning_rate = 1e-3
     c.train.b1, c.train.b2 = 0.5, 0.999  # Adam betas
     c.train.loss = "nonsaturating"  # a `jaxdl.gan.LOSSES` name
+    c.train.lr_schedule = "constant"  # "constant" | "linear" (decay to 0 at total_steps)
     c.train.d_steps = 1  # critic updates per generator update
+    c.train.d_batch = "full"  # "full" | "slices": each critic update sees 1/d_steps of the batch
     c.train.unroll_steps = 0  # look-ahead D steps inside G's loss
     c.train.clip_value = 0.0  # WGAN weight clipping c (0: off)
     c.train.gp_weight = 0.0  # WGAN-GP λ (0: off)
     c.train.r1_weight = 0.1  # MEG's gradient penalty on real data
     c.eval = ml_collections.ConfigDict(dict(num_samples=2500))
     if preset in (None, "pacgan", "quick"):
-        c.model.pack = 4
+        # PacGAN4 (Lin et al. 2018): D sees 4 samples concatenated. Sampled from an EMA of G's
+        # params (decay 0.999; Yazıcı et al. 2019, arXiv:1806.04498), which sharpens the modes.
+        c.model.pack, c.train.total_steps, c.train.ema_decay = 4, 5000, 0.999
         if preset == "quick":
             c.train.total_steps = 3000
     elif preset == "gan":
         c.method, c.train.loss = "gan", "minimax"
     elif preset == "nsgan":
         c.method = "nsgan"
-    elif preset == "wgan":
+    elif preset == "wgan":  # Arjovsky et al. 2017, Alg. 1: m = 64 samples per critic update
         c.method, c.train.loss, c.train.optimizer = "wgan", "wasserstein", "rmsprop"
         c.train.learning_rate, c.train.d_steps, c.train.clip_value = 5e-5, 5, 0.01
+        c.train.d_batch, c.train.batch_size = "slices", 5 * 64
     elif preset == "wgan_gp":
-        c.method, c.train.loss, c.train.gp_weight = "wgan_gp", "wasserstein", 10.0
+        # Gulrajani et al. 2017's toy script: Adam 1e-4 (0.5, 0.9), 5 critic updates on fresh
+        # batches of 256, λ = 0.1 for the 2-D tasks (the paper's λ = 10 is for images).
+        c.method, c.train.loss, c.train.gp_weight = "wgan_gp", "wasserstein", 0.1
         c.train.learning_rate, c.train.b1, c.train.b2, c.train.d_steps = 1e-4, 0.5, 0.9, 5
+        c.train.d_batch, c.train.batch_size = "slices", 5 * 256
     elif preset == "unrolled":
         c.method, c.train.unroll_steps = "unrolled", 5
     elif preset == "madgan":
@@ -81,29 +97,69 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     return c
 
 
-def _tx(config):
-    t = config.train
-    if t.optimizer == "adam":  # eps_root > 0 keeps Adam differentiable for the unrolled G loss
-        return optax.adam(
-            t.learning_rate, b1=t.b1, b2=t.b2, eps_root=1e-12 if t.unroll_steps else 0.0
-        )
-    if t.optimizer == "rmsprop":
-        return optim.rmsprop(t.learning_rate)
-    raise cli.ConfigError(
-        f"config.train.optimizer must be 'adam' or 'rmsprop', got {t.optimizer!r}"
+def check_config(config: ml_collections.ConfigDict) -> None:
+    """Raises `cli.ConfigError` naming the config key for values the run cannot use."""
+
+    def need(ok, key, what):
+        if not ok:
+            value = config
+            for part in key.split("."):
+                value = value[part]
+            raise cli.ConfigError(f"config.{key}={value!r}: {what}")
+
+    m, t = config.model, config.train
+    need(config.method in METHODS, "method", f"choose from {METHODS}")
+    need(config.data.name in gan.MIXTURES, "data.name", f"choose from {gan.MIXTURES}")
+    need(t.optimizer in ("adam", "rmsprop"), "train.optimizer", "choose from ('adam', 'rmsprop')")
+    need(t.lr_schedule in ("constant", "linear"), "train.lr_schedule", "'constant' or 'linear'")
+    need(t.d_batch in ("full", "slices"), "train.d_batch", "'full' or 'slices'")
+    for key in ("seeds", "model.num_generators", "model.pack", "model.d_maxout", "train.d_steps"):
+        value = config
+        for part in key.split("."):
+            value = value[part]
+        need(isinstance(value, int) and value >= 1, key, "must be an integer >= 1")
+    need(t.unroll_steps >= 0, "train.unroll_steps", "must be an integer >= 0")
+    slice_size = t.batch_size // t.d_steps if t.d_batch == "slices" else t.batch_size
+    need(
+        t.d_batch == "full" or t.batch_size % t.d_steps == 0,
+        "train.batch_size",
+        f"must be divisible by train.d_steps={t.d_steps} (d_batch='slices')",
     )
+    need(
+        slice_size % m.pack == 0,
+        "train.batch_size",
+        f"each critic batch ({slice_size}) must be divisible by model.pack={m.pack}",
+    )
+    if config.method == "madgan":
+        need(
+            slice_size % m.num_generators == 0,
+            "train.batch_size",
+            f"each critic batch ({slice_size}) must be divisible by "
+            f"model.num_generators={m.num_generators}",
+        )
+    need(not (t.gp_weight and m.pack != 1), "train.gp_weight", "needs model.pack=1 (per sample)")
+
+
+def _tx(config, updates_per_step):
+    t = config.train
+    lr = t.learning_rate
+    if t.lr_schedule == "linear":
+        lr = optax.linear_schedule(t.learning_rate, 0.0, t.total_steps * updates_per_step)
+    if t.optimizer == "adam":  # eps_root > 0 keeps Adam differentiable for the unrolled G loss
+        return optax.adam(lr, b1=t.b1, b2=t.b2, eps_root=1e-12 if t.unroll_steps else 0.0)
+    return optim.rmsprop(lr)
 
 
 def _networks(config):
     m = config.model
     outputs = m.num_generators + 1 if config.method == "madgan" else 1
-    return MLPGenerator(hidden=m.hidden), MLPDiscriminator(hidden=m.hidden, num_outputs=outputs)
+    disc = MLPDiscriminator(hidden=m.d_hidden, num_outputs=outputs, maxout_pieces=m.d_maxout)
+    return MLPGenerator(hidden=m.g_hidden), disc
 
 
 def build(config: ml_collections.ConfigDict) -> tuple[Task, callable]:
-    """The task and a `sample(state_or_g_params, rng, n) -> (n, 2)` function."""
-    if config.method not in METHODS:
-        raise cli.ConfigError(f"config.method={config.method!r}; choose from {METHODS}")
+    """The task and a `sample(g_params, rng, n) -> (n, 2)` function."""
+    check_config(config)
     m, t = config.model, config.train
     gen, disc = _networks(config)
     latent = m.latent_dim
@@ -138,11 +194,12 @@ def build(config: ml_collections.ConfigDict) -> tuple[Task, callable]:
     init_state, step = adversarial(
         g_loss,
         d_loss,
-        _tx(config),
-        _tx(config),
+        _tx(config, 1),
+        _tx(config, t.d_steps),
         g_init=g_init,
         d_init=lambda rng: disc.init(rng, jnp.zeros((1, d_in))),
         d_steps=t.d_steps,
+        d_batch=t.d_batch,
         unroll_steps=t.unroll_steps,
         d_constraint=clip,
         **step_options(t),
@@ -153,12 +210,13 @@ def build(config: ml_collections.ConfigDict) -> tuple[Task, callable]:
 
 def run_seed(config: ml_collections.ConfigDict, workdir: str) -> dict:
     task, sample = build(config)
+    start = time.perf_counter()
     state = fit(task, config, workdir)
-    x = np.asarray(
-        sample(state.g.params, jax.random.PRNGKey(config.seed + 1), config.eval.num_samples)
-    )
+    seconds = time.perf_counter() - start
+    g_params = state.g.params if state.g_ema is None else state.g_ema
+    x = np.asarray(sample(g_params, jax.random.PRNGKey(config.seed + 1), config.eval.num_samples))
     centers, sigma = gan.mixture(config.data.name)
-    result = gan.mode_metrics(x, centers, sigma)
+    result = {**gan.mode_metrics(x, centers, sigma), "train_seconds": seconds}
     np.savez_compressed(os.path.join(workdir, "samples.npz"), samples=x.astype(np.float32))
     _scatter(
         x,
@@ -190,6 +248,7 @@ def _scatter(x, centers, path, title):
 def main(argv: list[str] | None = None) -> dict:
     config, args = cli.parse(argv, get_config, name="gan_toy", presets=PRESETS)
     cli.init_distributed(args)
+    check_config(config)
     per_seed = []
     for s in range(config.seeds):
         seed_config = ml_collections.ConfigDict(config.to_dict())

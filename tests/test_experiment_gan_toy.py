@@ -13,7 +13,8 @@ from jaxdl import cli
 TINY = [
     "--config.train.total_steps=2",
     "--config.train.batch_size=16",
-    "--config.model.hidden=(16,)",
+    "--config.model.g_hidden=(16,)",
+    "--config.model.d_hidden=(16,)",
     "--config.model.latent_dim=4",
     "--config.eval.num_samples=40",
     "--config.train.checkpoint_every=0",
@@ -28,7 +29,7 @@ def test_two_steps_write_results_samples_and_plot(tmp_path, preset):
     with open(os.path.join(wd, "results.json")) as f:
         saved = json.load(f)
     assert saved["method"] == preset and len(saved["per_seed"]) == saved["seeds"] == seeds
-    assert set(saved["summary"]) == {"modes_covered", "high_quality", "reverse_kl"}
+    assert set(saved["summary"]) == {"modes_covered", "high_quality", "reverse_kl", "train_seconds"}
     assert results["summary"]["modes_covered"]["mean"] == np.mean(
         [r["modes_covered"] for r in saved["per_seed"]]
     )
@@ -41,6 +42,43 @@ def test_two_steps_write_results_samples_and_plot(tmp_path, preset):
         a = np.load(os.path.join(wd, "seed_0", "samples.npz"))["samples"]
         b = np.load(os.path.join(wd, "seed_1", "samples.npz"))["samples"]
         assert not np.allclose(a, b)  # the seeds really differ
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        (
+            "--config.model.num_generators=0",
+            "config.model.num_generators=0: must be an integer >= 1",
+        ),
+        ("--config.train.d_steps=0", "config.train.d_steps=0: must be an integer >= 1"),
+        ("--config.train.unroll_steps=-1", "config.train.unroll_steps=-1: must be an integer >= 0"),
+        ("--config.seeds=0", "config.seeds=0: must be an integer >= 1"),
+        ("--config.model.pack=3", "each critic batch (16) must be divisible by model.pack=3"),
+        ("--config.train.d_steps=3 --config.train.d_batch=slices", "divisible by train.d_steps=3"),
+        (
+            "--config.train.d_steps=2 --config.train.d_batch=slices --config.model.pack=3",
+            "each critic batch (8) must be divisible by model.pack=3",
+        ),
+        ("--config.data.name=moons", "config.data.name='moons': choose from ('ring', 'grid')"),
+    ],
+)
+def test_bad_values_exit_2_with_one_line(tmp_path, capsys, override, expected):
+    argv = ["--workdir", str(tmp_path), *TINY, *override.split()]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(gan_toy.main, argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and expected in err, err
+    assert not os.path.exists(os.path.join(tmp_path, "seed_0"))  # refused before training
+
+
+def test_madgan_batch_must_split_over_generators(tmp_path, capsys):
+    argv = ["--preset", "madgan", "--workdir", str(tmp_path), *TINY]  # 16 rows, 8 generators
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(gan_toy.main, [*argv, "--config.model.num_generators=3"])
+    assert exit_info.value.code == 2
+    assert "divisible by model.num_generators=3" in capsys.readouterr().err
 
 
 def test_bad_names_are_usage_errors(tmp_path):
