@@ -308,6 +308,8 @@ class Transformer(nn.Module):
         return self.tgt_embed.attend(y) if self.tie_output else self.output(y)
 
     def __call__(self, src, tgt, src_mask=None, tgt_mask=None, deterministic: bool = True):
+        check_mask(tgt_mask, tgt, "tgt_mask")
+        check_token_ids(tgt, self.tgt_vocab_size, "target")
         memory = self.encode(src, src_mask, deterministic)
         return self.decode(tgt, memory, src_mask, tgt_mask, deterministic)
 
