@@ -2,6 +2,7 @@
 against float64 SciPy quadrature of p(θ) ∝ sin^{n−2} θ written here, and against Monte-Carlo
 angles (Kolmogorov–Smirnov at a fixed seed)."""
 
+import json
 import math
 
 import chex
@@ -131,3 +132,17 @@ def test_cdf_keeps_its_digits_near_zero():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_random_angles_script(tmp_path):
+    from experiments import random_angles
+
+    rows = random_angles.main(
+        ["--workdir", str(tmp_path), "--config.num_samples=2000", "--config.dims=(2, 50)"]
+    )
+    assert [r["n"] for r in rows] == [2, 50]
+    for r in rows:
+        assert abs(r["mean"] - math.pi / 2) < 5 * math.sqrt(r["variance_closed_form"] / 2000)
+        assert r["ks_pvalue"] > 1e-3
+    assert (tmp_path / "angles.png").stat().st_size > 0
+    assert json.loads((tmp_path / "results.json").read_text()) == rows
