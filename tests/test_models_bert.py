@@ -1,5 +1,8 @@
 """BERT / ALBERT / RoBERTa (SPEC SEQ-4) vs tiny random Hugging Face `transformers` models."""
 
+import dataclasses
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -44,10 +47,10 @@ IDS = np.array([[2, 5, 9, 13, 7, 3, 30, 11], [2, 17, 25, 39, 3, 0, 0, 0]], np.in
 VALID = np.array([[1] * 8, [1] * 5 + [0] * 3], np.int64)
 
 
-@pytest.fixture(scope="module", params=sorted(HF))
-def hf_pair(request):
+@functools.cache
+def build_pair(name: str):
     """A tiny random HF pre-training model (LN and biases perturbed), its jaxdl twin, outputs."""
-    config_cls, model_cls, extra = HF[request.param]
+    config_cls, model_cls, extra = HF[name]
     torch.manual_seed(0)
     hf = model_cls(config_cls(**SIZES, **extra)).eval()
     with torch.no_grad():
@@ -55,9 +58,9 @@ def hf_pair(request):
             if p.ndim == 1:
                 p.add_(0.1 * torch.randn_like(p))
     ids = IDS.copy()
-    if request.param == "roberta":  # RoBERTa pads with id 1, positions start after it
+    if name == "roberta":  # RoBERTa pads with id 1, positions start after it
         ids[1, 5:] = hf.config.pad_token_id
-    types = np.zeros_like(ids) if request.param == "roberta" else (np.arange(8) >= 4) * VALID
+    types = np.zeros_like(ids) if name == "roberta" else (np.arange(8) >= 4) * VALID
     with torch.no_grad():
         out = hf(
             input_ids=torch.from_numpy(ids),
@@ -68,7 +71,12 @@ def hf_pair(request):
         )
     model = BertForPreTraining(config_from_hf(hf.config.to_dict(), dropout=0.0))
     params = bert_params_from_hf(hf.state_dict(), model)
-    return request.param, hf, model, params, (ids, types), out
+    return name, hf, model, params, (ids, types), out
+
+
+@pytest.fixture(scope="module", params=sorted(HF))
+def hf_pair(request):
+    return build_pair(request.param)
 
 
 def random_params(model, *args, seed=0, scale=0.3):
@@ -109,7 +117,7 @@ def test_hidden_states_attention_and_heads_match_transformers(hf_pair):
 def test_base_model_state_dict_loads_into_the_encoder(hf_pair):
     name, hf, model, _, (ids, types), ref = hf_pair
     encoder = getattr(hf, name)  # BertModel / AlbertModel / RobertaModel
-    bert = Bert(model.config.__class__(**{**model.config.__dict__, "pooler": name != "roberta"}))
+    bert = Bert(dataclasses.replace(model.config, pooler=name != "roberta"))
     params = bert_params_from_hf(encoder.state_dict(), bert)
     out, _ = run(bert, params, ids, types)
     np.testing.assert_allclose(out.last_hidden_state, ref.hidden_states[-1].numpy(), atol=TOL)
@@ -144,11 +152,9 @@ def test_parameter_counts_equal_transformers_base_models():
     assert abs(counts["AlbertModel"] / 12e6 - 1) < 0.03
 
 
-def test_tinybert_loss_on_student_and_teacher_outputs(hf_pair):
-    name, _, model, params, (ids, types), _ = hf_pair
-    if name != "bert":
-        pytest.skip("one family is enough for the end-to-end loss wiring")
-    student = Bert(model.config.__class__(**{**model.config.__dict__, "num_layers": 1}))
+def test_tinybert_loss_on_student_and_teacher_outputs():
+    _, _, model, params, (ids, types), _ = build_pair("bert")
+    student = Bert(dataclasses.replace(model.config, num_layers=1))
     s_params = random_params(student, jnp.asarray(ids, jnp.int32))
     s_out, s_inter = run(student, s_params, ids, types)
     t_out, t_inter = run(model, params, ids, types)
@@ -174,11 +180,9 @@ def test_tinybert_loss_on_student_and_teacher_outputs(hf_pair):
     assert float(same) == 0.0
 
 
-def test_classifier_shapes_and_dropout(hf_pair):
-    name, _, model, params, (ids, types), _ = hf_pair
-    if name != "albert":
-        pytest.skip("shapes are family-independent")
-    clf = BertClassifier(model.config.__class__(**{**model.config.__dict__, "dropout": 0.5}), 3)
+def test_classifier_shapes():
+    _, _, model, params, (ids, types), _ = build_pair("albert")
+    clf = BertClassifier(model.config, num_labels=3)
     v = {"params": random_params(clf, jnp.asarray(ids, jnp.int32)) | {"bert": params["bert"]}}
     logits = jax.jit(clf.apply)(v, jnp.asarray(ids, jnp.int32))
     chex.assert_shape(logits, (2, 3))
@@ -202,17 +206,16 @@ def test_bad_input_and_mismatched_checkpoints_are_named(hf_pair):
         with pytest.raises(ValueError, match=r"token type ids must lie in \[0, vocab_size=2\)"):
             apply(ids, jnp.full((2, 8), 2, jnp.int32))
     sd = hf.state_dict()
-    cfg = model.config.__dict__
-    other_vocab = BertForPreTraining(model.config.__class__(**{**cfg, "vocab_size": 41}))
+    other_vocab = BertForPreTraining(dataclasses.replace(model.config, vocab_size=41))
     with pytest.raises(ValueError, match=r"embeddings\.word_embeddings\.weight \(40, "):
         bert_params_from_hf(sd, other_vocab)
-    deeper = BertForPreTraining(model.config.__class__(**{**cfg, "num_layers": 4}))
+    deeper = BertForPreTraining(dataclasses.replace(model.config, num_layers=4))
     if name == "albert":  # shared layers: the layer count is not in the checkpoint
         bert_params_from_hf(sd, deeper)
     else:
         with pytest.raises(ValueError, match=r"missing encoder\.layer\.3\.attention"):
             bert_params_from_hf(sd, deeper)
-        shallower = BertForPreTraining(model.config.__class__(**{**cfg, "num_layers": 2}))
+        shallower = BertForPreTraining(dataclasses.replace(model.config, num_layers=2))
         with pytest.raises(ValueError, match=r"unexpected encoder\.layer\.2\."):
             bert_params_from_hf(sd, shallower)
     untied = dict(sd)

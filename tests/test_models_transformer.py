@@ -1,5 +1,6 @@
 """Transformer (SPEC SEQ-3) vs torch.nn.Transformer with the same weights; cached decoding."""
 
+import functools
 import math
 
 import chex
@@ -42,19 +43,23 @@ def tiny(norm_first: bool, **kw) -> Transformer:
     )
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["post_ln", "pre_ln"])
-def torch_pair(request):
+@functools.cache
+def build_torch(norm_first: bool):
     """A randomly initialised torch.nn.Transformer (LN and biases perturbed) and its params."""
     torch.manual_seed(0)
     ref = torch.nn.Transformer(
-        D, HEADS, LAYERS, LAYERS, FF, dropout=0.0, batch_first=True, norm_first=request.param
+        D, HEADS, LAYERS, LAYERS, FF, dropout=0.0, batch_first=True, norm_first=norm_first
     ).eval()
     with torch.no_grad():
         for p in ref.parameters():
             if p.ndim == 1:  # biases and LayerNorm affine: make them non-trivial
                 p.add_(0.1 * torch.randn_like(p))
-    params = transformer_params_from_torch(ref.state_dict(), tiny(request.param))
-    return request.param, ref, params
+    return norm_first, ref, transformer_params_from_torch(ref.state_dict(), tiny(norm_first))
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["post_ln", "pre_ln"])
+def torch_pair(request):
+    return build_torch(request.param)
 
 
 def random_params(model, *args, seed=0, scale=0.3):
