@@ -2,6 +2,8 @@
 
 See docs/ddpm_weights.md for loading the official DDPM CIFAR-10 weights (google/ddpm-cifar10-32),
 and docs/fid_inception.md for pytorch-fid's FID InceptionV3 weights (FID / Inception Score).
+Hugging Face BERT/ALBERT/RoBERTa and torch.nn.Transformer: docs/sequence_models.md (SPEC: SEQ-3,
+SEQ-4).
 """
 
 from jaxdl.convert.diffusers_unet import (
@@ -10,14 +12,18 @@ from jaxdl.convert.diffusers_unet import (
     unet_params_from_diffusers,
     unet_state_dict_from_params,
 )
+from jaxdl.convert.hf_bert import bert_params_from_hf, config_from_hf
 from jaxdl.convert.inception_torch import (
     FID_WEIGHTS_URL,
     inception_params_from_torch,
     load_inception,
 )
 from jaxdl.convert.loading import find_weights_file, load_state_dict, to_numpy
+from jaxdl.convert.torch_transformer import transformer_params_from_torch
 
 __all__ = [
+    "bert_params_from_hf",
+    "config_from_hf",
     "FID_WEIGHTS_URL",
     "find_weights_file",
     "inception_params_from_torch",
@@ -25,6 +31,7 @@ __all__ = [
     "load_inception",
     "load_state_dict",
     "to_numpy",
+    "transformer_params_from_torch",
     "unet_from_diffusers_config",
     "unet_params_from_diffusers",
     "unet_state_dict_from_params",
