@@ -35,8 +35,10 @@ from jaxdl.nn.arithmetic import (
 )
 from jaxdl.nn.attention import (
     MultiHeadAttention,
+    attention_scores,
     attention_weights,
     causal_mask,
+    masked_softmax,
     padding_mask,
     scaled_dot_product_attention,
 )
@@ -115,6 +117,7 @@ __all__ = [
 ]
 
 __all__ += [
+    "attention_scores",
     "attention_weights",
     "BatchNorm",
     "causal_mask",
@@ -129,6 +132,7 @@ __all__ += [
     "LayerNorm",
     "leaky_relu",
     "log_softmax",
+    "masked_softmax",
     "maxout",
     "MultiHeadAttention",
     "padding_mask",
