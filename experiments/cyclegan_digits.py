@@ -81,7 +81,10 @@ def domain_data(domain: str, split: str, config) -> data.ArraySource:
     src = data.get_source(DOMAINS[domain], split)
     x = src.images.astype(np.float32)
     if domain == "a":
-        o = (28 - config.data.mnist_crop) // 2
+        crop = config.data.mnist_crop
+        if crop not in range(2, 29, 2):
+            raise cli.ConfigError(f"config.data.mnist_crop must be even in [2, 28], got {crop!r}")
+        o = (28 - crop) // 2
         x = x[:, o : 28 - o, o : 28 - o]
     s = config.data.image_size
     x = jax.image.resize(x, (len(x), s, s, 1), "linear", antialias=True)
@@ -137,8 +140,10 @@ def networks(config):
     return gen, PatchDiscriminator(m.d_base, m.d_layers)
 
 
-def build(config: ml_collections.ConfigDict, evaluators=()) -> Task:
+def build(config: ml_collections.ConfigDict) -> Task:
     t, s = config.train, config.data.image_size
+    if t.parallel != "jit":  # pmap would average the per-device pools
+        raise cli.ConfigError("cyclegan_digits needs config.train.parallel='jit' (image pools)")
     gen, disc = networks(config)
     zeros = jnp.zeros((1, s, s, 1))
 
@@ -194,7 +199,7 @@ def build(config: ml_collections.ConfigDict, evaluators=()) -> Task:
         has_mutable=True,
         **step_options(t),
     )
-    return Task(init_state, step, Unpaired(config), evaluators)
+    return Task(init_state, step, Unpaired(config))
 
 
 def train_classifier(config, domain: str, workdir: str):
@@ -292,6 +297,7 @@ def save_picture(grid, results, path):
 def main(argv: list[str] | None = None) -> dict:
     config, args = cli.parse(argv, get_config, name="cyclegan_digits", presets=PRESETS)
     cli.init_distributed(args)
+    task = build(config)  # checks the config before anything trains
     t0 = time.time()
     classifiers, accuracy = {}, {}
     for k, name in DOMAINS.items():
@@ -309,7 +315,8 @@ def main(argv: list[str] | None = None) -> dict:
             yield f"{name}/label_kept", r["label_kept"]
             yield f"{name}/cycle_l1", r["cycle_l1"]
 
-    state = fit(build(config, [evaluator]), config, args.workdir)
+    task.evaluators = [evaluator]
+    state = fit(task, config, args.workdir)
     t2 = time.time()
     results, grid = last.get(int(state.step)) or report(state.g.params)
     results = {

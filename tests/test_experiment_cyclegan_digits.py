@@ -82,7 +82,7 @@ def test_domains_use_the_fixed_splits_only():
         assert src.images.shape == (len(test), 16, 16, 1) and src.images.dtype == np.uint8
 
 
-def test_unknown_preset_lists_the_valid_ones(capsys):
+def test_usage_errors_exit_2_with_the_valid_choices(capsys, tmp_path):
     with pytest.raises(SystemExit) as e:
         cli.run(cyclegan_digits.main, ["--preset", "nope"])
     assert e.value.code == 2
@@ -93,3 +93,8 @@ def test_unknown_preset_lists_the_valid_ones(capsys):
     with pytest.raises(SystemExit) as e:
         cli.run(cyclegan_digits.main, ["--config.train.pool_sise=3"])
     assert e.value.code == 2 and "pool_size" in capsys.readouterr().err
+    for bad in ("--config.train.parallel=pmap", "--config.data.mnist_crop=25"):
+        with pytest.raises(SystemExit) as e:
+            cli.run(cyclegan_digits.main, ["--workdir", str(tmp_path), bad])
+        assert e.value.code == 2 and bad.split(".")[-1].split("=")[0] in capsys.readouterr().err
+    assert not os.listdir(tmp_path)  # refused before anything trained
