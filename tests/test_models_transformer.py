@@ -125,12 +125,18 @@ def test_token_model_matches_torch_embedding_positions_and_tied_output(torch_pai
     np.testing.assert_allclose(logits, y.numpy() @ e_tgt.T, atol=TOL)
 
 
-@pytest.fixture(scope="module")
-def random_model():
+@functools.cache
+def build_random_model():
+    """A tiny Pre-LN model with random params, a padded source batch and its mask."""
     model = tiny(norm_first=True)
     src = jnp.array([[1, 2, 3, 4, 5, 6], [7, 8, 9, 0, 0, 0]], jnp.int32)
     params = random_params(model, src, src[:, :4], seed=3)
     return model, params, src, src > 0
+
+
+@pytest.fixture(scope="module")
+def random_model():
+    return build_random_model()
 
 
 def test_cached_incremental_decoding_equals_full_decode(random_model):
