@@ -84,7 +84,7 @@ def bert_large(**kw) -> BertConfig:
 
 
 def albert_base(**kw) -> BertConfig:
-    """ALBERT-base: BERT-base sizes with E=128, shared layers, SOP, gelu_new (12M)."""
+    """ALBERT-base (v2): BERT-base sizes, E=128, shared layers, SOP, gelu_new, no dropout (12M)."""
     sizes = dict(vocab_size=30000, embedding_size=128, share_layers=True, hidden_act="gelu_new")
     return BertConfig(
         **(sizes | dict(sentence_head="sop", dropout=0.0, attention_dropout=0.0) | kw)
