@@ -89,27 +89,48 @@ def make_model(config, src_vocab: int, tgt_vocab: int):
     m = config.model
     if m.kind == "transformer":
         return transformer.Transformer(
-            src_vocab, tgt_vocab, d_model=m.d_model, num_heads=m.num_heads,
-            num_encoder_layers=m.transformer_layers, num_decoder_layers=m.transformer_layers,
-            dim_feedforward=m.dim_feedforward, dropout=m.dropout, norm_first=True, max_len=64,
-        )  # fmt: skip
+            src_vocab,
+            tgt_vocab,
+            d_model=m.d_model,
+            num_heads=m.num_heads,
+            num_encoder_layers=m.transformer_layers,
+            num_decoder_layers=m.transformer_layers,
+            dim_feedforward=m.dim_feedforward,
+            dropout=m.dropout,
+            norm_first=True,
+            max_len=64,
+        )
     if m.kind != "lstm":
         raise cli.ConfigError(f"config.model.kind={m.kind!r}; choose 'lstm' or 'transformer'")
     attention = None if m.attention == "none" else m.attention
     if attention is not None and attention not in seq2seq.SCORES:
-        raise cli.ConfigError(f"config.model.attention={m.attention!r}; choose from "
-                              f"{(*seq2seq.SCORES, 'none')}")  # fmt: skip
+        raise cli.ConfigError(
+            f"config.model.attention={m.attention!r}; choose from {(*seq2seq.SCORES, 'none')}"
+        )
     return seq2seq.Seq2Seq(
-        src_vocab, tgt_vocab, embed=m.embed, hidden=m.hidden, num_layers=m.num_layers,
-        attention=attention, attention_hidden=m.attention_hidden, dropout=m.dropout,
-    )  # fmt: skip
+        src_vocab,
+        tgt_vocab,
+        embed=m.embed,
+        hidden=m.hidden,
+        num_layers=m.num_layers,
+        attention=attention,
+        attention_hidden=m.attention_hidden,
+        dropout=m.dropout,
+    )
 
 
 def _logits(model, params, src, tgt_in, rng=None):
     rngs = None if rng is None else {"dropout": rng}
     if isinstance(model, transformer.Transformer):
-        return model.apply({"params": params}, src, tgt_in, src != cmudict.PAD,
-                           tgt_in != cmudict.PAD, deterministic=rng is None, rngs=rngs)  # fmt: skip
+        return model.apply(
+            {"params": params},
+            src,
+            tgt_in,
+            src != cmudict.PAD,
+            tgt_in != cmudict.PAD,
+            deterministic=rng is None,
+            rngs=rngs,
+        )
     return model.apply({"params": params}, src, tgt_in, deterministic=rng is None, rngs=rngs)[0]
 
 
@@ -133,28 +154,39 @@ def make_decoder(model, config):
     return jax.jit(fn)
 
 
-def g2p_scores(decode, params, split_entries, batch_size: int) -> dict:
-    """PER and WER of `decode` on [(word, prons)] (each word against its closest pronunciation)."""
-    words = [w for w, _ in split_entries]
-    src = cmudict.pad_ids([cmudict.grapheme_vocab().encode(w) for w in words],
-                          max(map(len, words)))  # fmt: skip
-    vocab, hyps = cmudict.phoneme_vocab(), []
+def _source_batches(words, width: int, batch_size: int):
+    """(batch_size, max(width, longest word)) grapheme ids per chunk of words; the last chunk is
+    filled with copies of its first row (one compiled shape for every call)."""
+    g = cmudict.grapheme_vocab()
+    src = cmudict.pad_ids([g.encode(w) for w in words], max(width, *map(len, words)))
     for i in range(0, len(words), batch_size):
         chunk = src[i : i + batch_size]
-        filled = np.concatenate([chunk, np.repeat(chunk[:1], batch_size - len(chunk), 0)])
-        tokens = np.asarray(decode(params, filled)[0])[: len(chunk)]
-        hyps += [vocab.decode(t) for t in tokens]
+        yield np.concatenate([chunk, np.repeat(chunk[:1], batch_size - len(chunk), 0)]), len(chunk)
+
+
+def g2p_scores(decode, params, split_entries, width: int, batch_size: int) -> dict:
+    """PER and WER of `decode` on [(word, prons)] (each word against its closest pronunciation)."""
+    words = [w for w, _ in split_entries]
+    vocab, hyps = cmudict.phoneme_vocab(), []
+    for src, n in _source_batches(words, width, batch_size):
+        hyps += [vocab.decode(t) for t in np.asarray(decode(params, src)[0])[:n]]
     rates = error_rates(hyps, [p for _, p in split_entries])
-    return {"per": rates["token_error_rate"], "wer": rates["sequence_error_rate"],
-            "words": len(words)}  # fmt: skip
+    return {
+        "per": rates["token_error_rate"],
+        "wer": rates["sequence_error_rate"],
+        "words": len(words),
+    }
 
 
 def build(config: ml_collections.ConfigDict):
     """-> (Task, model, decode); the task's evaluator scores a valid subset."""
     d, t = config.data, config.train
-    train = cmudict.G2PSource("train", max_letters=d.max_letters, max_phonemes=d.max_phonemes,
-                              stress=d.stress)  # fmt: skip
-    model = make_model(config, train.graphemes.size, train.phonemes.size)
+    vocab_sizes = cmudict.grapheme_vocab().size, cmudict.phoneme_vocab(d.stress).size
+    model = make_model(config, *vocab_sizes)
+    decode = make_decoder(model, config)
+    train = cmudict.G2PSource(
+        "train", max_letters=d.max_letters, max_phonemes=d.max_phonemes, stress=d.stress
+    )
 
     def loss_fn(params, batch, rng):
         logits = _logits(model, params, batch["graphemes"], batch["decoder_input"], rng)
@@ -171,33 +203,33 @@ def build(config: ml_collections.ConfigDict):
     schedule = optax.warmup_cosine_decay_schedule(
         0.0, t.learning_rate, t.warmup_steps, max(t.total_steps, t.warmup_steps + 1)
     )
-    init_state, train_step = supervised(loss_fn, optax.adam(schedule), init_fn=init_fn,
-                                        **step_options(t))  # fmt: skip
+    init_state, train_step = supervised(
+        loss_fn, optax.adam(schedule), init_fn=init_fn, **step_options(t)
+    )
     batches = data.make_pipeline(train, global_batch_size=t.batch_size, seed=config.seed)
-    decode = make_decoder(model, config)
     valid = cmudict.entries("valid", d.stress)[: config.eval.valid_words]
 
     def valid_scores(state):
-        scores = g2p_scores(decode, state.params, valid, config.eval.batch_size)
+        scores = g2p_scores(decode, state.params, valid, d.max_letters, config.eval.batch_size)
         yield from (("valid/per", scores["per"]), ("valid/wer", scores["wer"]))
 
     return Task(init_state, train_step, batches, evaluators=[valid_scores]), model, decode
 
 
-def alignment_figure(model, params, words, path):
-    """Attention weights (decoded phonemes x letters) of a few words, one panel each."""
+def alignment_figure(decode, params, words, width: int, batch_size: int, path: str):
+    """Attention weights (decoded phonemes x letters) of a few words, one panel each;
+    `decode` returns (tokens, attention) (greedy)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    g, p = cmudict.grapheme_vocab(), cmudict.phoneme_vocab()
+    src, _ = next(_source_batches(words, width, batch_size))
+    tokens, weights = (np.asarray(a) for a in decode(params, src))
     fig, axes = plt.subplots(1, len(words), figsize=(3.2 * len(words), 3.4), dpi=120)
-    for ax, word in zip(np.atleast_1d(axes), words, strict=True):
-        src = np.array([g.encode(word)], np.int32)
-        tokens, weights = seq2seq.greedy_decode(model, params, src, 24, cmudict.BOS, cmudict.EOS)
-        phones = p.decode(np.asarray(tokens)[0])
-        ax.imshow(np.asarray(weights)[0, : len(phones) + 1], cmap="Greys", vmin=0, vmax=1)
+    for i, (ax, word) in enumerate(zip(np.atleast_1d(axes), words, strict=True)):
+        phones = cmudict.phoneme_vocab().decode(tokens[i])
+        ax.imshow(weights[i, : len(phones) + 1, : len(word)], cmap="Greys", vmin=0, vmax=1)
         ax.set_xticks(range(len(word)), list(word))
         ax.set_yticks(range(len(phones) + 1), [*phones, "</s>"], fontsize=7)
         ax.set_title(word, fontsize=9)
@@ -216,12 +248,13 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.time()
     task, model, decode = build(config)
     state = fit(task, config, args.workdir)
-    test = cmudict.entries("test", config.data.stress)[: config.eval.test_words or None]
+    e = config.eval
+    test = cmudict.entries("test", config.data.stress)[: e.test_words or None]
     results = {
         "model": config.model.kind,
         "attention": config.model.attention if config.model.kind == "lstm" else "multi-head",
-        "decoding": "greedy" if config.eval.beam_size == 1 else f"beam {config.eval.beam_size}",
-        "test": g2p_scores(decode, state.params, test, config.eval.batch_size),
+        "decoding": "greedy" if e.beam_size == 1 else f"beam {e.beam_size}",
+        "test": g2p_scores(decode, state.params, test, config.data.max_letters, e.batch_size),
         "parameters": int(sum(x.size for x in jax.tree.leaves(state.params))),
         "steps": int(state.step),
         "cmudict_version": version,
@@ -229,8 +262,23 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if jax.process_index() == 0:
         if config.model.kind == "lstm" and config.model.attention != "none":
-            alignment_figure(model, state.params, list(config.eval.alignment_words),
-                             os.path.join(args.workdir, "alignment.png"))  # fmt: skip
+            greedy = (
+                decode
+                if e.beam_size == 1
+                else jax.jit(
+                    lambda p, s: seq2seq.greedy_decode(
+                        model, p, s, e.max_len, cmudict.BOS, cmudict.EOS
+                    )
+                )
+            )
+            alignment_figure(
+                greedy,
+                state.params,
+                list(e.alignment_words),
+                config.data.max_letters,
+                e.batch_size,
+                os.path.join(args.workdir, "alignment.png"),
+            )
         with open(os.path.join(args.workdir, "results.json"), "w") as f:
             json.dump(results, f, indent=2)
         print(json.dumps(results, indent=2))

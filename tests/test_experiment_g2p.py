@@ -1,5 +1,5 @@
 """experiments.g2p_seq2seq: 2-step runs through `main` (attention with its alignment picture,
-no attention, the transformer), config mistakes as usage errors."""
+the transformer), the presets' models, config mistakes as usage errors."""
 
 import json
 import os
@@ -8,6 +8,7 @@ import pytest
 
 from experiments import g2p_seq2seq
 from jaxdl import cli
+from jaxdl.models import transformer
 
 TINY = [
     "--config.train.total_steps=2",
@@ -24,7 +25,6 @@ TINY = [
     "preset,extra",
     [
         ("quick", ["--config.model.hidden=8", "--config.model.embed=8"]),
-        ("no_attention", ["--config.model.hidden=8", "--config.model.num_layers=1"]),
         (
             "transformer",
             [
@@ -44,6 +44,17 @@ def test_two_steps_write_results(tmp_path, preset, extra):
     assert 0 <= saved["test"]["wer"] <= 1 and saved["test"]["per"] >= 0
     assert saved == json.loads(json.dumps(results))
     assert os.path.exists(os.path.join(workdir, "alignment.png")) == (preset == "quick")
+
+
+def test_presets_build_their_models():
+    sizes = (30, 42)
+    plain = g2p_seq2seq.make_model(g2p_seq2seq.get_config("no_attention"), *sizes)
+    assert plain.attention is None and plain.num_layers == 2 and plain.bidirectional
+    full = g2p_seq2seq.make_model(g2p_seq2seq.get_config(), *sizes)
+    assert full.attention == "general" and full.hidden == 256
+    assert g2p_seq2seq.get_config().eval.beam_size == 5
+    tf = g2p_seq2seq.make_model(g2p_seq2seq.get_config("transformer"), *sizes)
+    assert isinstance(tf, transformer.Transformer) and tf.norm_first
 
 
 def test_config_mistakes_are_usage_errors(tmp_path):

@@ -31,10 +31,9 @@ def _torch_run(tm, x, lengths, h0=None):
     return out.detach().numpy(), [s.detach().numpy() for s in state]
 
 
-@pytest.mark.parametrize("jit", [False, True])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_parity_with_torch_packed_two_layers(cell, bidirectional, jit):
+def test_parity_with_torch_packed_two_layers(cell, bidirectional):
     torch.manual_seed(0)
     tm = TORCH[cell](F, H, num_layers=2, bidirectional=bidirectional, batch_first=True)
     model = Recurrent(cell, H, num_layers=2, bidirectional=bidirectional)
@@ -42,7 +41,7 @@ def test_parity_with_torch_packed_two_layers(cell, bidirectional, jit):
     x = _inputs()
     want_out, want_state = _torch_run(tm, x, LENGTHS)
     fn = lambda p, x, n: model.apply({"params": p}, x, lengths=n)  # noqa: E731
-    out, state = (jax.jit(fn) if jit else fn)(params, jnp.asarray(x), jnp.asarray(LENGTHS))
+    out, state = jax.jit(fn)(params, jnp.asarray(x), jnp.asarray(LENGTHS))
     chex.assert_shape(out, (B, T, H * (2 if bidirectional else 1)))
     chex.assert_trees_all_close(np.asarray(out), want_out, atol=TOL, rtol=0)
     state = state if cell == "lstm" else (state,)
