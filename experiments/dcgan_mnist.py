@@ -247,6 +247,13 @@ def make_features_fn(config, workdir):
     return jax.jit(features)
 
 
+def channel_digits(x: np.ndarray) -> np.ndarray:
+    """(N, H, W, C) -> (N * C, H, W, 1): each channel as one digit, sample-major (labels of the
+    result reshaped to (N, C) are in channel order, as `stacked_mnist_modes` expects)."""
+    n, h, w, c = x.shape
+    return x.transpose(0, 3, 1, 2).reshape(n * c, h, w, 1)
+
+
 def score(config, workdir, x: np.ndarray) -> dict:
     """The classifier report of samples x (N, 28, 28, C) in [-1, 1]; stacked MNIST: every channel
     is one digit, plus the modes of the per-channel labels. `reference`: the same scores of the
@@ -261,8 +268,7 @@ def score(config, workdir, x: np.ndarray) -> dict:
     }
     test_logits, test_features = real["test"]
     n, c = len(x), x.shape[-1]
-    digits = x.transpose(0, 3, 1, 2).reshape(n * c, IMAGE_SIZE, IMAGE_SIZE, 1)
-    logits, features = generative.classifier_features(features_fn, digits)
+    logits, features = generative.classifier_features(features_fn, channel_digits(x))
     report = generative.classifier_report(logits, features, test_features)
     reference = generative.classifier_report(test_logits, test_features, real["train"][1])
     if config.data.name == "stacked_mnist":
