@@ -6,14 +6,18 @@ grey levels); both resized to 16x16 (antialiased bilinear) and scaled to [-1, 1]
 generators (A->B "ab", B->A "ba"), two PatchGANs ("a", "b"), LSGAN losses, L1 cycle loss with
 λ_cyc = 10, identity loss λ_id = 0.5·λ_cyc, a pool of the 50 last fakes per discriminator, Adam
 2e-4 (β1 0.5), learning rate constant for the first half and linearly decayed to 0 over the
-second. Labels are never used in training; the sources' fixed train/test splits keep test images
-out of it. Scores, per direction on the test split: the share of translated images whose label a
-classifier trained on the target domain (SimpleCNN, 16x16, trained here first) keeps, the cycle
-L1 in [-1, 1] units, and the Fréchet distance on that classifier's features; the same for the
-untranslated inputs as the baseline.
-    python -m experiments.cyclegan_digits --preset quick   # about 10 min on 2 CPU cores
-Presets: `cyclegan` (the default: batch 1, 200 epochs of the 4,000 MNIST images, 6 blocks) and
-`quick`. Writes results.json and translations.png (input / translated / reconstructed rows).
+second. Each step (`jaxdl.train.adversarial`) updates both discriminators on pooled fakes of the
+current generators, then both generators (the official code does G first, then D on the same
+fakes); the pools live in the discriminators' state. Labels are never used in training, and
+the sources' fixed train/test splits keep test images out of it. Scores, per direction on the
+test split: the share of translated images whose label a classifier trained on the target domain
+(SimpleCNN at 16x16, trained here first) keeps, the cycle L1 in [-1, 1] units and the Fréchet
+distance on that classifier's features; the same for the untranslated inputs as the baseline.
+    python -m experiments.cyclegan_digits --preset quick
+`quick` (2,000 steps of batch 8, smaller networks; about 570 CPU-seconds) measured 53.8% labels
+kept MNIST->digits and 68.5% digits->MNIST (seed 0). `cyclegan` (the default) is the paper's
+recipe: batch 1, 200 epochs of the 4,000 MNIST images, 6 blocks. Writes results.json and
+translations.png (input / translated / reconstructed rows for both directions).
 """
 
 from __future__ import annotations
