@@ -68,7 +68,7 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c.eval.max_len = 24  # decoded phonemes (the longest test pronunciation has 18)
     c.eval.valid_words = 1000  # valid subset scored every eval_every steps
     c.eval.test_words = 0  # 0: the whole test split (12,420 words)
-    c.eval.alignment_words = ("phoneme", "thoughtful", "quixotic", "knight")
+    c.eval.alignment_words = ("mustache", "jaundice", "doctrine", "another")  # test-split words
     if preset == "no_attention":
         c.model.attention = "none"
     elif preset == "transformer":
