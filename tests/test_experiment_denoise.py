@@ -14,7 +14,7 @@ from jaxdl import cli
 TINY = [
     "--config.train.total_steps=2",
     "--config.train.warmup_steps=1",
-    "--config.train.batch_size=2",
+    "--config.train.batch_size=8",
     "--config.train.checkpoint_every=0",
     "--config.data.crop_size=32",
     "--config.model.embed_dim=8",
@@ -27,6 +27,7 @@ TINY = [
     "--config.eval.tile=32",
     "--config.eval.overlap=8",
     "--config.eval.crop=(0,0,16)",
+    "--config.eval.max_size=48",
 ]
 
 
@@ -80,10 +81,17 @@ def test_diffusion_two_steps(tmp_path):
     assert np.isfinite(results["mean"]["30.0"]["diffusion"]["psnr"])
 
 
+def test_unknown_preset_lists_the_presets(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(denoise.main, ["--preset", "sunet_tiny", "--workdir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "invalid choice: 'sunet_tiny'" in last and "'diffusion_quick'" in last
+
+
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (["--preset", "sunet_tiny"], "invalid choice: 'sunet_tiny'"),
         (
             [
                 "--config.denoise.add_sigma=300",
