@@ -392,6 +392,11 @@ def denoise_files(config, workdir: str) -> list[str]:
     d = config.denoise
     if not d.input or not d.output:
         raise cli.ConfigError("--mode denoise needs --input PATH and --output PATH")
+    if d.add_sigma:
+        try:
+            check_sigma(d.add_sigma)
+        except ValueError as e:
+            raise cli.ConfigError(f"--config.denoise.add_sigma: {e}") from None
     src = Path(d.input)
     if src.is_dir():
         inputs = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -403,11 +408,6 @@ def denoise_files(config, workdir: str) -> list[str]:
         inputs, targets = [src], [Path(d.output)]
     else:
         raise cli.MissingInputError(f"--input {d.input!r}: no such file or folder")
-    if d.add_sigma:
-        try:
-            check_sigma(d.add_sigma)
-        except ValueError as e:
-            raise cli.ConfigError(f"--config.denoise.add_sigma: {e}") from None
     denoise = load_denoiser(config, workdir)
     written = []
     for i, (path, target) in enumerate(zip(inputs, targets, strict=True)):
