@@ -19,7 +19,7 @@ from flax.traverse_util import flatten_dict, unflatten_dict
 
 from jaxdl.convert.loading import (
     find_weights_file,
-    listing,
+    key_errors,
     load_state_dict,
     to_numpy,
     torch_to_flax,
@@ -194,13 +194,7 @@ def unet_params_from_diffusers(
     num_levels = _num_levels(expected)
     names = {_diffusers_name(path, num_levels): path for path in expected}
     sd = _rename_legacy(state_dict)
-    missing = [n for n in names if n not in sd]
-    unexpected = [k for k in sd if k not in names]
-    errors = []
-    if missing:
-        errors.append(f"missing keys ({len(missing)}): {listing(missing)}")
-    if unexpected:
-        errors.append(f"unexpected keys ({len(unexpected)}): {listing(unexpected)}")
+    errors = key_errors(names, sd)
     flat, mismatched = {}, []
     for name, path in names.items():
         if name not in sd:

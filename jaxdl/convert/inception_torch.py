@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax.traverse_util import flatten_dict, unflatten_dict
 
-from jaxdl.convert.loading import listing, load_state_dict, to_numpy, torch_to_flax
+from jaxdl.convert.loading import key_errors, load_state_dict, to_numpy, torch_to_flax
 from jaxdl.models.inception import FIDInceptionV3
 
 FID_WEIGHTS_URL = (
@@ -66,8 +66,6 @@ def inception_params_from_torch(state_dict: Mapping[str, Any]) -> dict[str, Any]
     """
     names = {_torch_name(path): path for path in _expected()}
     keys = [str(k) for k in state_dict if not str(k).endswith(_IGNORED_SUFFIX)]
-    missing = [n for n in names if n not in state_dict]
-    unexpected = [k for k in keys if k not in names]
     flat, mismatched = {}, []
     for name, path in names.items():
         if name not in state_dict:
@@ -78,11 +76,7 @@ def inception_params_from_torch(state_dict: Mapping[str, Any]) -> dict[str, Any]
             mismatched.append(f"{name}: expected {want}, got {w.shape}")
             continue
         flat[path] = torch_to_flax(w)
-    errors = []
-    if missing:
-        errors.append(f"missing keys ({len(missing)}): {listing(missing)}")
-    if unexpected:
-        errors.append(f"unexpected keys ({len(unexpected)}): {listing(unexpected)}")
+    errors = key_errors(names, keys)
     if mismatched:
         errors.append(f"shape mismatches ({len(mismatched)}): " + "; ".join(mismatched[:20]))
     if errors:

@@ -5,7 +5,7 @@
 imported lazily: jaxdl does not need them unless you load such a file. SPEC: DIF-6.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,20 @@ def listing(names: list[str], limit: int = 20) -> str:
     """Sorted, comma-separated names for error messages, cut after `limit`."""
     more = f" ... and {len(names) - limit} more" if len(names) > limit else ""
     return ", ".join(sorted(names)[:limit]) + more
+
+
+def key_errors(expected: Iterable[str], found: Iterable[str]) -> list[str]:
+    """Messages naming the expected keys a state dict lacks and the keys it has in excess."""
+    expected, found = list(expected), list(found)
+    want, have = set(expected), set(found)
+    missing = [k for k in expected if k not in have]
+    unexpected = [k for k in found if k not in want]
+    errors = []
+    if missing:
+        errors.append(f"missing keys ({len(missing)}): {listing(missing)}")
+    if unexpected:
+        errors.append(f"unexpected keys ({len(unexpected)}): {listing(unexpected)}")
+    return errors
 
 
 def find_weights_file(folder: str | Path) -> Path:

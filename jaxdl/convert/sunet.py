@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax.traverse_util import flatten_dict, unflatten_dict
 
-from jaxdl.convert.loading import listing, load_state_dict, to_numpy, torch_to_flax
+from jaxdl.convert.loading import key_errors, listing, load_state_dict, to_numpy, torch_to_flax
 from jaxdl.models.sunet import SUNet, size_multiple
 
 _PREFIXES = ("module.", "swin_unet.")
@@ -122,13 +122,7 @@ def sunet_params_from_torch(state_dict: Mapping[str, Any], model: SUNet | None =
         raise ValueError("SUNet checkpoint does not fit the model: " + "; ".join(differ))
     expected = _expected(model)
     names = {_torch_name(path): path for path in expected}
-    missing = [n for n in names if n not in sd]
-    unexpected = [k for k in sd if k not in names]
-    errors = []
-    if missing:
-        errors.append(f"missing keys ({len(missing)}): {listing(missing)}")
-    if unexpected:
-        errors.append(f"unexpected keys ({len(unexpected)}): {listing(unexpected)}")
+    errors = key_errors(names, sd)
     flat, mismatched = {}, []
     for name, path in names.items():
         if name not in sd:
