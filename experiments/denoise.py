@@ -80,6 +80,7 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c.diffusion.num_timesteps = 1000
     c.diffusion.beta_schedule = "linear"
     c.diffusion.sample_steps = 20  # DDIM steps at evaluation
+    c.diffusion.clip_x0 = True  # clip x̂_0 to [-1, 1] in each DDIM step (DIF-5 itself does not)
 
     c.train = engine_config(
         total_steps=500_000, batch_size=4, log_every=100, eval_every=0, checkpoint_every=5000
@@ -275,7 +276,12 @@ def load_denoiser(config, workdir: str):
                 return model.apply({"params": params}, x_t, cond, t)
 
             out = sample_conditional(
-                eps, schedule, x * 2 - 1, key, num_steps=config.diffusion.sample_steps
+                eps,
+                schedule,
+                x * 2 - 1,
+                key,
+                num_steps=config.diffusion.sample_steps,
+                clip_x0=config.diffusion.clip_x0,
             )
             return (out + 1) / 2
 

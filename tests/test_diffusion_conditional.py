@@ -110,3 +110,18 @@ def test_sample_conditional_follows_the_seed_update():
     chex.assert_trees_all_close(out, ddim, atol=1e-5)
     with pytest.raises(ValueError, match="same shape"):
         jd.sample_conditional(cond_eps_fn, SCHED, COND, key(0), x_T=x_T[:1])
+
+
+def test_clip_x0_clips_the_estimate_and_keeps_eps():
+    schedule = SCHED
+    rng = np.random.default_rng(3)
+    x_t = jnp.asarray(rng.standard_normal((2, 4, 4, 3)), jnp.float32)
+    eps = jnp.asarray(rng.standard_normal((2, 4, 4, 3)), jnp.float32)
+    t, t_prev = jnp.array([900, 900]), 850
+    a_t, a_prev = schedule.alphas_cumprod[900], schedule.alphas_cumprod[850]
+    x0 = np.clip((np.asarray(x_t) - np.sqrt(1 - a_t) * np.asarray(eps)) / np.sqrt(a_t), -1, 1)
+    expected = np.sqrt(a_prev) * x0 + np.sqrt(1 - a_prev) * np.asarray(eps)
+    out = jd.conditional_ddim_update(schedule, eps, t, t_prev, x_t, clip_x0=True)
+    chex.assert_trees_all_close(out, expected, atol=1e-5, rtol=1e-5)
+    plain = jd.conditional_ddim_update(schedule, eps, t, t_prev, x_t)
+    assert float(jnp.abs(plain - out).max()) > 1.0  # x̂_0 far outside [-1, 1] at t = 900

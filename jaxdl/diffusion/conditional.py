@@ -79,11 +79,18 @@ def conditional_loss(
 
 
 def conditional_ddim_update(
-    schedule: Schedule, eps: jax.Array, t: Any, t_prev: Any, x_t: jax.Array
+    schedule: Schedule,
+    eps: jax.Array,
+    t: Any,
+    t_prev: Any,
+    x_t: jax.Array,
+    *,
+    clip_x0: bool = False,
 ) -> jax.Array:
-    """x_{t-1} = √ᾱ_{t-1}·(x_t - √(1-ᾱ_t)·ε)/√ᾱ_t + √(1-ᾱ_{t-1})·ε (seed 003:847-848, σ = 0).
+    """x_{t-1} = √ᾱ_{t-1}·(x_t - √(1-ᾱ_t)·ε)/√ᾱ_t + √(1-ᾱ_{t-1})·ε (Song et al. 2021, σ = 0).
 
-    `t_prev < 0` means ᾱ_{t-1} = 1 (the step after τ_1 returns x̂_0). No clipping. SPEC: DIF-5.
+    `t_prev < 0` means ᾱ_{t-1} = 1 (the step after τ_1 returns x̂_0). No clipping by default
+    (SPEC: DIF-5); `clip_x0` clips x̂_0 to [-1, 1] and keeps ε, as `ddim_step(clip_x0=True)`.
     """
     nd = x_t.ndim
     a_t = extract(schedule.alphas_cumprod, t, nd)
@@ -92,6 +99,8 @@ def conditional_ddim_update(
         to_rank(t_prev >= 0, nd), extract(schedule.alphas_cumprod, jnp.maximum(t_prev, 0), nd), 1.0
     )
     x0_hat = (x_t - jnp.sqrt(1.0 - a_t) * eps) / jnp.sqrt(a_t)
+    if clip_x0:
+        x0_hat = jnp.clip(x0_hat, -1.0, 1.0)
     return jnp.sqrt(a_prev) * x0_hat + jnp.sqrt(1.0 - a_prev) * eps
 
 
@@ -104,11 +113,13 @@ def sample_conditional(
     num_steps: int = 50,
     x_T: jax.Array | None = None,
     return_trajectory: bool = False,
+    clip_x0: bool = False,
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     """Restore x̃ from x_T ~ N(0, I) with `num_steps` DDIM (σ = 0) steps of
     `conditional_ddim_update`, one ε call each; output clipped to [-1, 1]. SPEC: DIF-5.
 
-    Timesteps as `ddim_timesteps(T, num_steps)` ("leading"); `cond_eps_fn(x_t, x̃, t)`.
+    Timesteps as `ddim_timesteps(T, num_steps)` ("leading"); `cond_eps_fn(x_t, x̃, t)`;
+    `clip_x0` as in `conditional_ddim_update`.
     """
     check_images(cond, "cond")
     if cond.ndim != 4:
@@ -120,7 +131,8 @@ def sample_conditional(
 
     def body(x: jax.Array, tt: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, Any]:
         t = jnp.full((b,), tt[0], jnp.int32)
-        x = conditional_ddim_update(schedule, cond_eps_fn(x, cond, t), t, tt[1], x)
+        eps = cond_eps_fn(x, cond, t)
+        x = conditional_ddim_update(schedule, eps, t, tt[1], x, clip_x0=clip_x0)
         return x, (x if return_trajectory else None)
 
     x, traj = jax.lax.scan(body, x, (jnp.asarray(ts), jnp.asarray(t_prevs)))
