@@ -117,33 +117,16 @@ def _jax(args) -> list[dict]:
 
 
 def _torch(args) -> list[dict]:
-    import numpy as np
     import torch
     from diffusers import DDIMScheduler, UNet2DModel
 
+    from benchmarks.harness import time_fn
     from jaxdl.convert.diffusers_unet import DDPM_CIFAR10_CONFIG
 
     torch.manual_seed(0)
     model = UNet2DModel(**DDPM_CIFAR10_CONFIG)
     opt = torch.optim.Adam(model.parameters(), lr=2e-4)
     out = _Records()
-
-    def timed(fn, repeats):
-        t0 = time.perf_counter()
-        fn()
-        first = time.perf_counter() - t0
-        ts = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        return dict(
-            median_s=float(np.median(ts)),
-            p10_s=float(np.percentile(ts, 10)),
-            p90_s=float(np.percentile(ts, 90)),
-            repeats=repeats,
-            first_call_s=first,
-        )
 
     for b in args.batch_sizes:
         x0 = torch.rand(b, 3, 32, 32) * 2 - 1
@@ -160,11 +143,13 @@ def _torch(args) -> list[dict]:
         model.train()
         out.append(
             dict(
-                bench=f"ddpm_train_step_b{b}", framework="torch", **timed(train_step, args.repeats)
+                bench=f"ddpm_train_step_b{b}",
+                framework="torch",
+                **time_fn(train_step, repeats=args.repeats, block=False),
             )
         )
     a = torch.randn(2048, 2048)
-    mm = timed(lambda: a @ a, 10)
+    mm = time_fn(lambda: a @ a, repeats=10, block=False)
     out.append(
         dict(
             bench="matmul_peak_2048",
@@ -180,7 +165,7 @@ def _torch(args) -> list[dict]:
             dict(
                 bench="ddpm_forward_b32",
                 framework="torch",
-                **timed(lambda: model(x, t), args.repeats),
+                **time_fn(lambda: model(x, t), repeats=args.repeats, block=False),
             )
         )
         if args.ddim:
@@ -192,7 +177,13 @@ def _torch(args) -> list[dict]:
                 for tt in sched.timesteps:
                     s = sched.step(model(s, tt).sample, tt, s).prev_sample
 
-            out.append(dict(bench="ddpm_ddim50_b32", framework="torch", **timed(ddim, 1)))
+            out.append(
+                dict(
+                    bench="ddpm_ddim50_b32",
+                    framework="torch",
+                    **time_fn(ddim, repeats=1, block=False),
+                )
+            )
     return out
 
 

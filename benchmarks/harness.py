@@ -22,22 +22,26 @@ def _block(x: Any) -> Any:
     return jax.block_until_ready(x)
 
 
-def time_fn(fn: Callable[[], Any], *, repeats: int = 10, warmup: int = 1) -> dict[str, float]:
+def time_fn(
+    fn: Callable[[], Any], *, repeats: int = 10, warmup: int = 1, block: bool = True
+) -> dict[str, float]:
     """Times `fn()` (which must return something `block_until_ready` accepts).
 
     The first `warmup` calls are timed separately as `first_call_s` (compile + run for jitted
     functions); the remaining `repeats` calls give the median, p10 and p90 seconds.
+    `block=False` times synchronous code (PyTorch on CPU) without importing jax.
     """
+    sync = _block if block else (lambda x: x)
     first = 0.0
     for i in range(max(warmup, 0)):
         t0 = time.perf_counter()
-        _block(fn())
+        sync(fn())
         if i == 0:
             first = time.perf_counter() - t0
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        _block(fn())
+        sync(fn())
         times.append(time.perf_counter() - t0)
     arr = np.asarray(times)
     return {

@@ -68,11 +68,10 @@ def _jax(args) -> list[dict]:
 
 
 def _torch(args) -> list[dict]:
-    import time
 
-    import numpy as np
     import torch
 
+    from benchmarks.harness import time_fn
     from tests.torch_sunet import TorchSUNet
 
     c, size = _config(args), args.image_size
@@ -86,25 +85,15 @@ def _torch(args) -> list[dict]:
     model = TorchSUNet((size, size), **kw)
     opt = torch.optim.Adam(model.parameters(), lr=2e-4)
 
-    def timed(fn):
-        t0 = time.perf_counter()
-        fn()
-        first, ts = time.perf_counter() - t0, []
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        return dict(
-            median_s=float(np.median(ts)),
-            p10_s=float(np.percentile(ts, 10)),
-            p90_s=float(np.percentile(ts, 90)),
-            repeats=args.repeats,
-            first_call_s=first,
-        )
-
     x1 = torch.zeros(1, 3, size, size)
     with torch.no_grad():
-        out = [dict(bench="sunet_forward_b1", **timed(lambda: model(x1)), peak_rss_gib=_rss_gib())]
+        out = [
+            dict(
+                bench="sunet_forward_b1",
+                **time_fn(lambda: model(x1), repeats=args.repeats, block=False),
+                peak_rss_gib=_rss_gib(),
+            )
+        ]
     noisy, clean = torch.full((4, 3, size, size), 0.5), torch.zeros(4, 3, size, size)
 
     def step():
@@ -113,7 +102,13 @@ def _torch(args) -> list[dict]:
         loss.backward()
         opt.step()
 
-    out.append(dict(bench="sunet_train_step_b4", **timed(step), peak_rss_gib=_rss_gib()))
+    out.append(
+        dict(
+            bench="sunet_train_step_b4",
+            **time_fn(step, repeats=args.repeats, block=False),
+            peak_rss_gib=_rss_gib(),
+        )
+    )
     return out
 
 
