@@ -22,7 +22,6 @@ translations.png (input / translated / reconstructed rows for both directions).
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -335,9 +334,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if jax.process_index() == 0:
         save_picture(grid, results, os.path.join(args.workdir, "translations.png"))
-        with open(os.path.join(args.workdir, "results.json"), "w") as f:
-            json.dump(results, f, indent=2)
-        print(json.dumps(results, indent=2))
+        cli.write_results(args.workdir, results)
     return results
 
 

@@ -302,9 +302,7 @@ def main(argv: list[str] | None = None) -> dict:
     if jax.process_index() == 0:
         images.save_grid(u8[: config.eval.num_samples], os.path.join(args.workdir, "samples.png"))
         np.savez_compressed(os.path.join(args.workdir, "samples.npz"), images=u8)
-        with open(os.path.join(args.workdir, "results.json"), "w") as f:
-            json.dump(results, f, indent=2)
-        print(json.dumps(results, indent=2))
+        cli.write_results(args.workdir, results)
     return results
 
 

@@ -291,9 +291,7 @@ def main(argv: list[str] | None = None) -> dict:
     if scorer is None:
         return {}
     report = scorer(x)
-    with open(os.path.join(args.workdir, "results.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    print(json.dumps(report, indent=2))
+    cli.write_results(args.workdir, report)
     return report
 
 

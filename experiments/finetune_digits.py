@@ -17,7 +17,6 @@ Writes results.json (test accuracy, mean ± std over seeds), results.md and curv
 from __future__ import annotations
 
 import functools
-import json
 import os
 import time
 
@@ -257,8 +256,7 @@ def results_table(results: dict) -> str:
 
 
 def write_outputs(workdir: str, results: dict, runs: list[dict]) -> None:
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    cli.write_results(workdir, results, echo=False)
     with open(os.path.join(workdir, "results.md"), "w") as f:
         f.write(results_table(results) + "\n")
     _plot(results, runs, os.path.join(workdir, "curves.png"))

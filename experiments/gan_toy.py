@@ -19,7 +19,6 @@ critic slices, packs or generators) exit with code 2 and one line naming the key
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -271,9 +270,7 @@ def main(argv: list[str] | None = None) -> dict:
         "per_seed": per_seed,
     }
     if jax.process_index() == 0:
-        with open(os.path.join(args.workdir, "results.json"), "w") as f:
-            json.dump(results, f, indent=2)
-        print(json.dumps(results, indent=2))
+        cli.write_results(args.workdir, results)
     return results
 
 

@@ -265,8 +265,7 @@ def main(argv: list[str] | None = None) -> dict:
     os.makedirs(args.workdir, exist_ok=True)
     plot_attributions(x, maps[0], columns, os.path.join(args.workdir, "attributions.png"))
     plot_sanity(maps, corr, columns[0], os.path.join(args.workdir, "sanity_check.png"))
-    with open(os.path.join(args.workdir, "results.json"), "w") as fp:
-        json.dump(results, fp, indent=2)
+    cli.write_results(args.workdir, results, echo=False)
     md = write_table(table, config.eval.steps)
     with open(os.path.join(args.workdir, "results.md"), "w") as fp:
         fp.write("Completeness error, % (mean (max) over digits)\n\n" + md)

@@ -19,7 +19,6 @@ Writes WORKDIR/<method>/ and results.json.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import time
 
@@ -204,9 +203,7 @@ def main(argv: list[str] | None = None) -> dict:
         "methods": rows,
     }
     if jax.process_index() == 0:
-        with open(os.path.join(args.workdir, "results.json"), "w") as f:
-            json.dump(results, f, indent=2)
-        print(json.dumps(results, indent=2))
+        cli.write_results(args.workdir, results)
     return results
 
 

@@ -235,8 +235,7 @@ def main(argv: list[str] | None = None) -> dict:
     if jax.process_index() == 0:
         _plot_curves(rows, os.path.join(args.workdir, "curves.png"), d.num_support)
         _plot_fits(config, loss_fn, params_by_method, test, os.path.join(args.workdir, "fits.png"))
-        with open(os.path.join(args.workdir, "results.json"), "w") as f:
-            json.dump(results, f, indent=2)
+        cli.write_results(args.workdir, results, echo=False)
         print(json.dumps({k: v for k, v in results.items() if k != "methods"}, indent=2))
         print(_table(rows))
     return results

@@ -12,7 +12,6 @@ The trained classifier also scores generated MNIST digits (`experiments.ddpm_cif
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import jax
@@ -126,8 +125,7 @@ def train_classifier(config: ml_collections.ConfigDict, workdir: str) -> dict:
     results["wall_time_s"] = time.time() - t0
     results["devices"] = jax.device_count()
     if jax.process_index() == 0:
-        with open(os.path.join(workdir, "results.json"), "w") as f:
-            json.dump(results, f, indent=2)
+        cli.write_results(workdir, results, echo=False)
     return results
 
 

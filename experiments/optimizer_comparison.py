@@ -10,7 +10,6 @@ Quick (< 5 min on 2 CPU cores):
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -181,8 +180,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             )
     if jax.process_index() == 0:
         _plot(curves, os.path.join(args.workdir, "loss_curves.png"))
-        with open(os.path.join(args.workdir, "results.json"), "w") as f:
-            json.dump(rows, f, indent=2)
+        cli.write_results(args.workdir, rows, echo=False)
         table = [
             "| model | optimizer | lr | final train loss | test accuracy | wall time (s) |",
             "|---|---|---|---|---|---|",

@@ -8,7 +8,6 @@ p(θ) ∝ sin^{n−2} θ, with the Kolmogorov–Smirnov test and the sample mean
 
 from __future__ import annotations
 
-import json
 import math
 import os
 
@@ -86,8 +85,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = [row for _, row in samples.values()]
     os.makedirs(args.workdir, exist_ok=True)
     plot(samples, config.bins, os.path.join(args.workdir, "angles.png"))
-    with open(os.path.join(args.workdir, "results.json"), "w") as f:
-        json.dump(rows, f, indent=2)
+    cli.write_results(args.workdir, rows, echo=False)
     for r in rows:
         print(
             f"n={r['n']}: mean {r['mean']:.4f} (π/2 = {r['mean_closed_form']:.4f}), var "

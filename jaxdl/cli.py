@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -35,6 +36,19 @@ class ConfigError(UsageError, ValueError):
 class MissingInputError(UsageError, FileNotFoundError):
     """An input the command line names or needs (weights, statistics, a trained workdir) is
     missing."""
+
+
+def write_results(workdir: str, results: Any, echo: bool = True) -> str:
+    """Write `results` to `workdir/results.json` (atomically: a reader never sees half a file) and,
+    with `echo`, print it; returns the path."""
+    path = os.path.join(workdir, "results.json")
+    os.makedirs(workdir, exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(results, f, indent=2)
+    os.replace(path + ".tmp", path)
+    if echo:
+        print(json.dumps(results, indent=2))
+    return path
 
 
 def require_checkpoints(workdir: str, hint: str = "") -> str:

@@ -1,6 +1,7 @@
 """Shared experiment flags: presets, typed `--config.a.b=value` overrides, unknown keys; the
 `run` wrapper's exit codes (2 and a message for a user's mistake, a traceback otherwise)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -156,3 +157,12 @@ def test_experiment_command_line_mistakes_exit_2(argv, message, tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert "python -m experiments.mnist_classifier" in proc.stderr
+
+
+def test_write_results_replaces_the_file_whole(tmp_path, capsys):
+    path = cli.write_results(str(tmp_path / "w"), {"psnr": 30.5})
+    assert json.loads(open(path).read()) == {"psnr": 30.5}
+    assert '"psnr": 30.5' in capsys.readouterr().out
+    cli.write_results(str(tmp_path / "w"), [1, 2], echo=False)
+    assert json.loads(open(path).read()) == [1, 2] and capsys.readouterr().out == ""
+    assert sorted(os.listdir(tmp_path / "w")) == ["results.json"]  # no temporary left behind
