@@ -106,6 +106,7 @@ class MultiHeadAttention(nn.Module):
     qk_scale: float | None = None
     dropout_rate: float = 0.0
     decode: bool = False
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
 
     @nn.compact
     def __call__(
@@ -127,7 +128,7 @@ class MultiHeadAttention(nn.Module):
         head_dim = feats // self.num_heads
 
         def heads(x: jax.Array, name: str) -> jax.Array:  # (B, L, E) -> (B, H, L, Dh)
-            y = nn.Dense(feats, use_bias=self.use_bias, name=name)(x)
+            y = nn.Dense(feats, self.use_bias, kernel_init=self.kernel_init, name=name)(x)
             return y.reshape(*y.shape[:2], self.num_heads, head_dim).transpose(0, 2, 1, 3)
 
         q, k, v = heads(inputs_q, "query"), heads(inputs_kv, "key"), heads(inputs_kv, "value")
@@ -139,9 +140,8 @@ class MultiHeadAttention(nn.Module):
         self.sow("intermediates", "weights", w)
         w = nn.Dropout(self.dropout_rate)(w, deterministic=deterministic)
         y = jnp.einsum("bhqk,bhkd->bqhd", w, v).reshape(*inputs_q.shape[:2], feats)
-        return nn.Dense(
-            self.out_features or inputs_q.shape[-1], use_bias=self.use_bias, name="out"
-        )(y)
+        out = self.out_features or inputs_q.shape[-1]
+        return nn.Dense(out, self.use_bias, kernel_init=self.kernel_init, name="out")(y)
 
     def _cached(self, k: jax.Array, v: jax.Array, mask: jax.Array | None):
         """Write k, v (B, H, n, Dh) at the cache index; return the cache and a causal mask."""
