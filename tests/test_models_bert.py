@@ -4,6 +4,7 @@ import dataclasses
 import functools
 
 import chex
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -178,6 +179,21 @@ def test_tinybert_loss_on_student_and_teacher_outputs():
         mapping=(0, 1),
     )
     assert float(same) == 0.0
+
+
+def test_dense_kernels_and_embeddings_start_at_normal_0_02():
+    """BERT's initializer_range: every kernel and embedding ~ N(0, 0.02), attention included."""
+    config = bert_base(vocab_size=64, hidden_size=128, num_layers=1, num_heads=2)
+    params = BertForPreTraining(config).init(jax.random.key(0), jnp.ones((1, 4), jnp.int32))
+    flat = flax.traverse_util.flatten_dict(params["params"], sep="/")
+    kernels = {k: v for k, v in flat.items() if k.endswith(("kernel", "embedding"))}
+    assert {"bert/layers_0/attention/query/kernel", "bert/layers_0/attention/out/kernel"} <= set(
+        kernels
+    )
+    for path, w in kernels.items():
+        if w.size >= 1000:  # too few values to estimate the spread
+            assert abs(float(jnp.std(w)) - 0.02) < 1.5e-3, path
+            assert abs(float(jnp.mean(w))) < 1.5e-3, path
 
 
 def test_classifier_shapes():

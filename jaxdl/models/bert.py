@@ -120,7 +120,12 @@ class BertLayer(nn.Module):
     def __call__(self, x, mask=None, deterministic: bool = True):
         c = self.config
         drop = nn.Dropout(c.dropout, deterministic=deterministic)
-        a = MultiHeadAttention(c.num_heads, dropout_rate=c.attention_dropout, name="attention")
+        a = MultiHeadAttention(
+            c.num_heads,
+            dropout_rate=c.attention_dropout,
+            kernel_init=nn.initializers.normal(0.02),
+            name="attention",
+        )
         x = LayerNorm(epsilon=c.layer_norm_eps, name="attention_norm")(
             x + drop(a(x, mask=mask, deterministic=deterministic))
         )
