@@ -68,7 +68,7 @@ def max_pool(
     init = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
     return lax.reduce_window(
         _crop(x, geo),
-        jnp.asarray(init, x.dtype),
+        np.asarray(init, x.dtype),  # a concrete init lets jax pick the differentiable max
         lax.max,
         (1, geo[0][0], geo[1][0], 1),
         (1, geo[0][1], geo[1][1], 1),
