@@ -13,6 +13,7 @@ import numpy as np
 
 _TORCH_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
 _WEIGHT_NAMES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
+_WRAPPERS = ("params_ema", "params", "state_dict")  # BasicSR (EMA first), generic trainers
 
 
 def to_numpy(value: Any) -> np.ndarray:
@@ -67,7 +68,8 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     """{name: numpy array} from a .safetensors, a torch .bin/.pt/.pth file, or a diffusers folder.
 
     Torch files load with `weights_only=True`, which refuses pickled code; a checkpoint that
-    wraps its weights as {"state_dict": {...}} is unwrapped.
+    wraps its weights as {"params_ema" | "params" | "state_dict": {...}} is unwrapped (the first
+    present in that order: BasicSR saves both params and their EMA).
     """
     path = Path(path)
     if path.is_dir():
@@ -87,8 +89,9 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
                 "checkpoint to .safetensors"
             ) from e
         sd = torch.load(str(path), map_location="cpu", weights_only=True)
-        if isinstance(sd, Mapping) and isinstance(sd.get("state_dict"), Mapping):
-            sd = sd["state_dict"]
+        wrapper = next((w for w in _WRAPPERS if isinstance(sd, Mapping) and w in sd), None)
+        if wrapper is not None and isinstance(sd[wrapper], Mapping):
+            sd = sd[wrapper]
         if not isinstance(sd, Mapping):
             raise ValueError(f"{path} holds a {type(sd).__name__}, not a state dict")
         return {str(k): to_numpy(v) for k, v in sd.items()}
