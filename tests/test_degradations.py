@@ -23,6 +23,7 @@ from jaxdl.data.degradations import (
     sample_degradation,
 )
 from jaxdl.data.degradations import kernels as K
+from jaxdl.data.degradations.examples import degradation_steps, save_degradation_examples
 
 
 @pytest.fixture(scope="module")
@@ -223,6 +224,16 @@ def test_degrade_is_reproducible_from_the_seed_and_has_the_lr_shape():
     degrade(hr, cfg, 7, steps=steps)
     assert steps[0][0] == "HR (USM)" and len(steps) >= 8
     np.testing.assert_array_equal(np.round(steps[-1][1] * 255) / 255, a["lr"])
+
+
+def test_degradation_examples_picture(tmp_path):
+    hr = skimage.data.astronaut()[:32, :32]
+    cfg = DegradationConfig(scale=2)
+    steps = degradation_steps(hr, cfg, 3)
+    assert [t for t, _ in steps[:2]] == ["HR", "HR (USM)"] and steps[-1][0] == "LR"
+    np.testing.assert_array_equal(steps[-1][1], degrade(hr, cfg, 3)["lr"])
+    path = save_degradation_examples(tmp_path / "degradation_examples.png", hr, cfg, 3)
+    assert path.stat().st_size > 1000
 
 
 def test_transform_gives_the_same_lr_on_any_number_of_processes():

@@ -127,8 +127,9 @@ def _stage(x, d: StageDraw, size: tuple[int, int], factor, rng, rec: _Recorder, 
         noise = ops.gaussian_noise(x.shape, d.noise_level, d.gray_noise, rng)
     else:
         noise = ops.poisson_noise(x, d.noise_level, d.gray_noise, rng)
+    level = f"σ={d.noise_level:.1f}" if d.noise == "gaussian" else f"scale {d.noise_level:.2f}"
     grey = " grey" if d.gray_noise else ""
-    x = rec(f"{n}: {d.noise} {d.noise_level:.2f}{grey}", ops.add_noise(x, noise))
+    x = rec(f"{n}: {d.noise} {level}{grey}", ops.add_noise(x, noise))
     return rec(f"{n}: JPEG q={round(d.jpeg_quality)}", ops.jpeg(x, d.jpeg_quality))
 
 
