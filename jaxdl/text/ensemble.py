@@ -41,7 +41,7 @@ def kfold_splits(
         classes, counts = np.unique(y, return_counts=True)
         if k > counts.min():
             raise ValueError(
-                f"stratified k={k} exceeds the smallest class ({classes[counts.argmin()]!r} has "
+                f"stratified k={k} exceeds the smallest class ({classes[counts.argmin()].item()!r} has "
                 f"{counts.min()} rows); use k <= {counts.min()} or stratified=False"
             )
     if repeats > 1:
@@ -67,7 +67,9 @@ def out_of_fold(
     for train_idx, valid_idx in splits:
         valid_pred, test_pred = (np.asarray(a) for a in fit_predict(train_idx, valid_idx))
         if oof is None:
-            oof = np.full((n, *valid_pred.shape[1:]), np.nan, valid_pred.dtype)
+            oof = np.full(
+                (n, *valid_pred.shape[1:]), np.nan, np.result_type(valid_pred, np.float32)
+            )
         oof[valid_idx] = valid_pred
         tests.append(test_pred)
     return oof, np.stack(tests)
