@@ -226,18 +226,25 @@ class BertForPreTraining(nn.Module):
 
 
 class BertClassifier(nn.Module):
-    """Fine-tuning head: pooled [CLS] -> dropout -> Dense(num_labels). SPEC: SEQ-4."""
+    """Fine-tuning head: pooled [CLS] -> dropout -> Dense(num_labels). SPEC: SEQ-4.
+
+    Returns logits (B, num_labels), or with `with_output=True` (logits, BertOutput) (TinyBERT
+    distils the hidden states).
+    """
 
     config: BertConfig
     num_labels: int
 
     @nn.compact
-    def __call__(self, ids, token_type_ids=None, attention_mask=None, deterministic=True):
+    def __call__(
+        self, ids, token_type_ids=None, attention_mask=None, deterministic=True, with_output=False
+    ):
         if not self.config.pooler:
             raise ValueError("BertClassifier reads the pooled [CLS] output: set pooler=True")
         out = Bert(self.config, name="bert")(ids, token_type_ids, attention_mask, deterministic)
         pooled = nn.Dropout(self.config.dropout)(out.pooled, deterministic=deterministic)
-        return _dense(self.num_labels, "classifier")(pooled)
+        logits = _dense(self.num_labels, "classifier")(pooled)
+        return (logits, out) if with_output else logits
 
 
 def attention_maps(intermediates: dict, kind: str = "scores") -> tuple[jax.Array, ...]:
