@@ -40,8 +40,9 @@ def kfold_splits(
     if stratified:
         classes, counts = np.unique(y, return_counts=True)
         if k > counts.min():
+            smallest = classes[counts.argmin()].item()
             raise ValueError(
-                f"stratified k={k} exceeds the smallest class ({classes[counts.argmin()].item()!r} has "
+                f"stratified k={k} exceeds the smallest class ({smallest!r} has "
                 f"{counts.min()} rows); use k <= {counts.min()} or stratified=False"
             )
     if repeats > 1:
