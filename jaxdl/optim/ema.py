@@ -108,12 +108,15 @@ def interpolate(params_a: Any, params_b: Any, alpha: float) -> Any:
     if sa != sb:
         raise ValueError(f"interpolate needs two trees of the same structure, got {sa} and {sb}")
 
-    def lerp(a, b):
+    def lerp(path, a, b):
         if jnp.shape(a) != jnp.shape(b):
-            raise ValueError(f"interpolate: leaf shapes differ, {jnp.shape(a)} vs {jnp.shape(b)}")
+            raise ValueError(
+                f"interpolate: leaf shapes differ at {jax.tree_util.keystr(path)}, "
+                f"{jnp.shape(a)} vs {jnp.shape(b)}"
+            )
         return (1 - alpha) * a + alpha * b
 
-    return jax.tree.map(lerp, params_a, params_b)
+    return jax.tree_util.tree_map_with_path(lerp, params_a, params_b)
 
 
 tree_lerp = interpolate
