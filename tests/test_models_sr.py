@@ -214,7 +214,9 @@ def test_network_interpolation_endpoints_exact(rdb_params):
     mid = interpolate(a, b, 0.3)
     chex.assert_trees_all_close(mid, jax.tree.map(lambda u, v: 0.7 * u + 0.3 * v, a, b), atol=1e-7)
     wider = {**b, "conv5": {**b["conv5"], "bias": jnp.zeros(9)}}
-    with pytest.raises(ValueError, match="shapes differ"):
+    with pytest.raises(
+        ValueError, match=r"shapes differ at \['conv5'\]\['bias'\], \(8,\) vs \(9,\)"
+    ):
         interpolate(a, wider, 0.5)
     with pytest.raises(ValueError, match="same structure"):
         interpolate(a, {"conv1": a["conv1"]}, 0.5)
