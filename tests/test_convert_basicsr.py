@@ -240,9 +240,9 @@ def test_vgg19_features_match_torchvision_layout(torch_vgg19, tmp_path):
     with torch.no_grad():
         ref = torch_vgg19.taps(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()))
     assert sorted(out) == sorted(layers)
-    for name in layers:
-        scale = max(1.0, float(ref[name].abs().max()))
-        chex.assert_trees_all_close(out[name], _nhwc(ref[name]), atol=ATOL * scale, rtol=0)
+    for name in layers:  # random-init features shrink with depth: tolerance relative to them
+        scale = float(ref[name].abs().max())
+        chex.assert_trees_all_close(out[name], _nhwc(ref[name]), atol=1e-5 * scale, rtol=0)
     assert float(np.min(out["conv5_4"])) < 0 <= float(np.min(out["relu5_4"]))
 
 
@@ -261,7 +261,7 @@ def test_minc_vgg16_ceil_mode_conv5_3():
     with torch.no_grad():
         ref = _nhwc(net.taps(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()))["conv5_3"])
     chex.assert_shape(out, (1, 3, 3, 512))
-    chex.assert_trees_all_close(out, ref, atol=ATOL * max(1.0, float(np.abs(ref).max())))
+    chex.assert_trees_all_close(out, ref, atol=1e-5 * float(np.abs(ref).max()), rtol=0)
     with pytest.raises(ValueError, match=r"holds a VGG16 \(13 convs\), the model is VGG19"):
         vgg_params_from_torch(minc_sd, VGGFeatures())
 
