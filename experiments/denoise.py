@@ -71,6 +71,7 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c.model.patch_size = 4
     c.model.qk_scale = 8.0  # the official configuration's QK_SCALE (not head_dim^-1/2)
     c.model.drop_path_rate = 0.1
+    c.model.global_residual = False  # True: output = noisy + SUNet(noisy) (not in the paper)
     c.model.unet_ch = 32  # diffusion: the conditional U-Net (in 6 = noisy x_t || degraded)
     c.model.unet_ch_mult = (1, 2, 2)
     c.model.unet_res_blocks = 1
@@ -111,6 +112,7 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
         c.model.num_heads = (2, 2, 4, 4)
         c.model.window_size = 4
         c.model.drop_path_rate = 0.0
+        c.model.global_residual = True  # the small model learns the noise, not the image
         c.train.total_steps = 2000
         c.train.batch_size = 8
         c.train.log_every = 50
@@ -212,6 +214,7 @@ def build(config) -> Task:
             k_data, k_drop = jax.random.split(rng)
             clean, noisy = degrade(batch, k_data)
             out = model.apply({"params": params}, noisy, train=True, rngs={"dropout": k_drop})
+            out = out + noisy if config.model.global_residual else out
             loss = jnp.mean(jnp.abs(out - clean))
             return loss, {"psnr": jnp.mean(psnr(jnp.clip(out, 0, 1), clean))}
 
@@ -245,6 +248,28 @@ def _schedule(config):
     return diffusion.make_schedule(config.diffusion.beta_schedule, config.diffusion.num_timesteps)
 
 
+def _check_same_model(config, workdir: str) -> None:
+    """The workdir's `config.json` must describe the model we are about to build: a changed
+    `model.*` key (say `global_residual`) would otherwise give a silently wrong result."""
+    path = os.path.join(workdir, "config.json")
+    if not os.path.isfile(path):
+        return
+    with open(path) as f:
+        saved = json.load(f).get("model", {})
+    ours = json.loads(config.model.to_json_best_effort())
+    paper = json.loads(get_config().model.to_json_best_effort())  # keys older workdirs lack
+    diff = [
+        f"{k}: workdir {saved.get(k, paper[k])!r}, now {ours[k]!r}"
+        for k in ours
+        if saved.get(k, paper[k]) != ours[k]
+    ]
+    if diff:
+        raise cli.ConfigError(
+            f"{workdir} was trained with another model configuration ({'; '.join(diff)}); use "
+            "the preset and --config.model.* overrides it was trained with"
+        )
+
+
 def load_denoiser(config, workdir: str):
     """`denoise(noisy (H, W, 3) float in [0, 1]) -> (H, W, 3)`, tiled, from the workdir's last
     checkpoint or `config.pretrained` (an official SUNet checkpoint)."""
@@ -263,10 +288,16 @@ def load_denoiser(config, workdir: str):
         cli.require_checkpoints(
             workdir, "train it first (--mode train) or pass --config.pretrained"
         )
+        _check_same_model(config, workdir)
         params = load_params(workdir)
         model = make_sunet(config) if kind == "sunet" else make_cond_eps(config)
     if kind == "sunet":
-        tile_fn = jax.jit(lambda x: model.apply({"params": params}, x))
+        residual = config.model.global_residual and not config.pretrained
+
+        @jax.jit
+        def tile_fn(x):
+            out = model.apply({"params": params}, x)
+            return out + x if residual else out
     else:
         schedule, key = _schedule(config), jax.random.key(config.seed)
 
@@ -362,9 +393,7 @@ def evaluate(config, workdir: str, denoise=None) -> dict:
         "protocol": "AWGN sigma/255 on [0,1], unclipped input; "
         "PSNR/SSIM (RGB) of outputs clipped to [0,1]",
     }
-    os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    cli.write_results(workdir, results, echo=False)
     with open(os.path.join(workdir, "results.md"), "w") as f:
         f.write(markdown_table(summary))
     order = ["clean", *methods]
@@ -458,8 +487,7 @@ def main(argv: list[str] | None = None):
     results = evaluate(config, args.workdir, denoise)
     if args.mode == "train":
         results["train_seconds"] = train_seconds
-        with open(os.path.join(args.workdir, "results.json"), "w") as f:
-            json.dump(results, f, indent=2)
+        cli.write_results(args.workdir, results, echo=False)
     if jax.process_index() == 0:
         print(markdown_table(results["mean"]))
     return results

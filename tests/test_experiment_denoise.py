@@ -121,3 +121,13 @@ def test_usage_errors_exit_2(tmp_path, capsys, args, expected):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and expected in err, err
+
+
+def test_eval_with_another_model_configuration_is_a_usage_error(sunet_workdir, capsys):
+    wd, _ = sunet_workdir
+    argv = ["--preset", "sunet_quick", "--mode", "eval", "--workdir", wd, *TINY]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(denoise.main, [*argv, "--config.model.global_residual=False"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "global_residual: workdir True, now False" in err, err
