@@ -1,0 +1,145 @@
+"""2-step runs of experiments.esrgan_sr (ESRNet, then ESRGAN from it, then the α sweep), eval on
+a folder of HR images, the upscale mode on a user's image, and command-line mistakes ending with
+one line and exit code 2."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from experiments import esrgan_sr
+from jaxdl import cli
+
+TINY = [
+    "--config.train.total_steps=2",
+    "--config.train.batch_size=8",
+    "--config.train.checkpoint_every=0",
+    "--config.train.milestones=(1,)",
+    "--config.data.hr_size=32",
+    "--config.model.num_feat=8",
+    "--config.model.num_block=1",
+    "--config.model.num_grow_ch=4",
+    "--config.disc.num_feat=4",
+    "--config.eval.crop=(0,0,16)",
+    "--config.eval.max_size=48",
+]
+
+
+@pytest.fixture(scope="module")
+def esrnet(tmp_path_factory):
+    wd = str(tmp_path_factory.mktemp("esrnet"))
+    return wd, esrgan_sr.main(["--preset", "esrnet_quick", "--workdir", wd, *TINY])
+
+
+def test_esrnet_two_steps_write_the_table_and_the_crop(esrnet):
+    wd, results = esrnet
+    with open(os.path.join(wd, "results.json")) as f:
+        saved = json.load(f)
+    assert set(saved["per_image"]) == {"bicubic", "rrdbnet"}
+    for per in saved["per_image"].values():
+        assert set(per) == {"chelsea", "coffee", "grace_hopper"}
+    bicubic = saved["mean"]["bicubic"]
+    assert 20 < bicubic["psnr_y"] < 40 and 0.5 < bicubic["ssim_y"] < 1  # a real baseline
+    assert np.isfinite(saved["mean"]["rrdbnet"]["psnr_y"]) and saved["train_seconds"] > 0
+    gain = saved["gain_over_bicubic_db"]["rrdbnet"]
+    assert gain == pytest.approx(saved["mean"]["rrdbnet"]["psnr_y"] - bicubic["psnr_y"])
+    assert "| rrdbnet |" in open(os.path.join(wd, "results.md")).read()
+    strip = Image.open(os.path.join(wd, "comparison.png"))
+    assert strip.size[0] > strip.size[1] * 3  # LR nearest, bicubic, model, HR in one row
+    assert "lr_nearest, bicubic, rrdbnet, hr" in open(os.path.join(wd, "comparison.txt")).read()
+
+
+def test_esrgan_from_the_esrnet_run_then_the_interpolation_sweep(esrnet, tmp_path):
+    psnr_wd, _ = esrnet
+    gan_wd = str(tmp_path / "esrgan")
+    argv = ["--preset", "esrgan_quick", "--workdir", gan_wd, *TINY, f"--config.init_from={psnr_wd}"]
+    results = esrgan_sr.main([*argv, "--config.loss.perceptual_weight=0.0"])
+    assert np.isfinite(results["mean"]["rrdbnet"]["psnr_y"])
+    metrics = [json.loads(line) for line in open(os.path.join(gan_wd, "metrics.jsonl"))]
+    assert "d/loss" in metrics[-1] and "g/adversarial" in metrics[-1]
+    sweep = esrgan_sr.main(
+        ["--preset", "interp_quick", "--workdir", str(tmp_path / "interp"), *TINY,
+         f"--config.interp.psnr_workdir={psnr_wd}", f"--config.interp.gan_workdir={gan_wd}",
+         "--config.interp.alphas=(0.0,1.0)"]
+    )  # fmt: skip
+    # α = 0 is the PSNR run and α = 1 the GAN run, evaluated the same way.
+    with open(os.path.join(psnr_wd, "results.json")) as f:
+        psnr_run = json.load(f)
+    assert sweep["mean"]["alpha=0"]["psnr_y"] == pytest.approx(
+        psnr_run["mean"]["rrdbnet"]["psnr_y"], abs=1e-4
+    )
+    assert sweep["mean"]["alpha=1"]["psnr_y"] == pytest.approx(
+        results["mean"]["rrdbnet"]["psnr_y"], abs=1e-4
+    )
+    assert [p["alpha"] for p in sweep["curve"]] == [0.0, 1.0]
+    assert os.path.isfile(tmp_path / "interp" / "interp.png")
+
+
+def test_eval_on_a_folder_notes_crops_and_conversions(esrnet, tmp_path):
+    wd, _ = esrnet
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "set"
+    folder.mkdir()
+    Image.fromarray(rng.integers(0, 256, (42, 50, 3), np.uint8)).save(folder / "odd.png")
+    Image.fromarray(rng.integers(0, 256, (40, 40), np.uint8)).save(folder / "grey.png")
+    results = esrgan_sr.main(
+        ["--mode", "eval", "--preset", "esrnet_quick", "--workdir", wd, *TINY,
+         f"--config.data.test_dir={folder}"]
+    )  # fmt: skip
+    assert results["test_images"] == ["grey", "odd"]
+    notes = " ".join(results["notes"])
+    assert "odd: HR (42, 48) cropped to (40, 48)" in notes and "single-channel" in notes
+
+
+def test_upscale_mode_on_a_user_image(esrnet, tmp_path, capsys):
+    wd, _ = esrnet
+    rgba = np.random.default_rng(1).integers(0, 256, (13, 21, 4), np.uint8)
+    Image.fromarray(rgba).save(tmp_path / "in.png")
+    out = tmp_path / "out.png"
+    written = esrgan_sr.main(
+        ["--mode", "upscale", "--preset", "esrnet_quick", "--workdir", wd, *TINY,
+         "--input", str(tmp_path / "in.png"), "--output", str(out),
+         "--config.upscale.tile=8", "--config.upscale.overlap=2"]
+    )  # fmt: skip
+    assert written == [str(out)]
+    assert Image.open(out).size == (84, 52)
+    assert "composited over white" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--preset", "esrgan_tiny"], "invalid choice: 'esrgan_tiny'"),
+        (["--mode", "eval"], "no trained run in workdir"),
+        (["--config.pretrained={tmp}/none.pth", "--mode", "eval"], "is not a file"),
+        (
+            ["--mode", "upscale", "--input", "{tmp}/missing.png", "--output", "x.png"],
+            "no such file or folder",
+        ),  # fmt: skip
+        (["--mode", "upscale"], "needs --input PATH and --output PATH"),
+        (["--preset", "interp_quick"], "need --config.interp.psnr_workdir"),
+        (["--config.model.arch=edsr"], "model.arch must be one of"),
+        (["--config.data.hr_size=30"], "must be a multiple of 4"),
+        (["--config.data.test_dir={tmp}/nowhere"], "no folder"),
+        (["--preset", "esrgan_quick", "--config.init_from={tmp}"], "no trained run in workdir"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path, capsys, args, expected):
+    argv = ["--workdir", str(tmp_path / "wd"), *[a.format(tmp=tmp_path) for a in args]]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(esrgan_sr.main, argv)
+    assert exit_info.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert expected in last
+
+
+def test_a_stage_one_run_of_another_size_is_refused(esrnet, tmp_path, capsys):
+    wd, _ = esrnet
+    argv = ["--preset", "esrgan_quick", "--workdir", str(tmp_path / "g"), *TINY,
+            f"--config.init_from={wd}", "--config.model.num_block=2"]  # fmt: skip
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(esrgan_sr.main, argv)
+    assert exit_info.value.code == 2
+    assert "does not match model.arch='rrdbnet'" in capsys.readouterr().err
