@@ -3,11 +3,11 @@
     python -m benchmarks.degradations [--sizes 256 64] [--workers 0 1 2] [--batches 16] [--out F]
 
 Prints JSON lines: per-operation times on one GT image (USM, a 21×21 blur, resize, each noise,
-JPEG) and whole-pipeline images/s through `jaxdl.data.make_pipeline` over random crops of the
-bundled photos, in the main process (`workers=0`: grain's reader threads) and in 1 and 2 grain
-worker processes, after 8 warm-up batches. GT 256² is the paper's training crop (LR 64²).
-Compare with the train step's consumption: batch size × steps/s of the Real-ESRGAN step on the
-same machine.
+JPEG); wall and CPU seconds per image of `degrade` run serially; and whole-pipeline images/s
+through `jaxdl.data.make_pipeline` over random crops of the bundled photos, in the main process
+(`workers=0`: grain's reader threads) and in 1 and 2 grain worker processes, after 8 warm-up
+batches. GT 256² is the paper's training crop (LR 64²). Compare with the train step's
+consumption: batch size × steps/s of the Real-ESRGAN step on the same machine.
 """
 
 from __future__ import annotations
@@ -38,6 +38,29 @@ def _op_times(rep: Reporter, size: int, repeats: int) -> None:
     }
     for name, fn in cases.items():
         rep.emit(f"degradation_op/{name}", size=size, **time_fn(fn, repeats=repeats, block=False))
+
+
+def _serial(rep: Reporter, size: int, n: int) -> None:
+    """`degrade` on n crops one after another in this process: wall and CPU seconds per image
+    (CPU time is the less contention-sensitive figure on a shared machine)."""
+    from jaxdl.data.degradations import DegradationConfig, degrade
+    from jaxdl.data.photos import PhotoCrops
+
+    config, source = DegradationConfig(), PhotoCrops(size, length=100_000, seed=1)
+    crops = [source[i]["image"] for i in range(n)]
+    degrade(crops[0], config, 0)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i, crop in enumerate(crops):
+        degrade(crop, config, i)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    rep.emit(
+        "degradation_serial",
+        gt_size=size,
+        images=n,
+        wall_s_per_image=round(wall / n, 4),
+        cpu_s_per_image=round(cpu / n, 4),
+        images_per_cpu_s=round(n / cpu, 2),
+    )
 
 
 def _pipeline(rep: Reporter, size: int, workers: int, batches: int, batch_size: int) -> None:
@@ -87,6 +110,7 @@ def main(argv=None) -> None:
     rep = Reporter(args.out)
     for size in args.sizes:
         _op_times(rep, size, args.repeats)
+        _serial(rep, size, args.batches * args.batch_size // 4)
         for workers in args.workers:
             _pipeline(rep, size, workers, args.batches, args.batch_size)
 

@@ -122,6 +122,27 @@ def resize_matrix(n_in: int, n_out: int, mode: str, factor: float | None = None)
     return m
 
 
+def _taps(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A resampling matrix as (n_out, T) source indices and weights (zero-weight padding)."""
+    nz = m != 0
+    first = np.argmax(nz, axis=1)
+    last = m.shape[1] - 1 - np.argmax(nz[:, ::-1], axis=1)
+    t = int((last - first).max()) + 1
+    idx = np.minimum(first[:, None] + np.arange(t)[None, :], m.shape[1] - 1)
+    return idx, np.take_along_axis(m, idx, 1) * (first[:, None] + np.arange(t) < m.shape[1])
+
+
+def _resample(x: np.ndarray, m: np.ndarray, axis: int) -> np.ndarray:
+    # Rows of a resampling matrix are contiguous bands: a few weighted gathers, no BLAS threads.
+    idx, w = _taps(m)
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    out = np.take(x, idx[:, 0], axis=axis) * w[:, 0].reshape(shape)
+    for t in range(1, idx.shape[1]):
+        out += np.take(x, idx[:, t], axis=axis) * w[:, t].reshape(shape)
+    return out
+
+
 def resize(
     img: np.ndarray, size: tuple[int, int], mode: str, scale_factor: float | None = None
 ) -> np.ndarray:
@@ -134,11 +155,8 @@ def resize(
     oh, ow = size
     if oh < 1 or ow < 1:
         raise ValueError(f"resize: output size must be positive, got {size}")
-    c = img.shape[2]
-    out = resize_matrix(h, oh, mode, scale_factor) @ img.reshape(h, w * c)  # (oh, w*c)
-    out = out.reshape(oh, w, c).transpose(1, 0, 2).reshape(w, oh * c)
-    out = resize_matrix(w, ow, mode, scale_factor) @ out  # (ow, oh*c)
-    return np.ascontiguousarray(out.reshape(ow, oh, c).transpose(1, 0, 2))
+    out = _resample(img, resize_matrix(h, oh, mode, scale_factor), 0)
+    return _resample(out, resize_matrix(w, ow, mode, scale_factor), 1)
 
 
 def gaussian_noise(shape: tuple[int, int, int], sigma: float, gray: bool, rng) -> np.ndarray:
