@@ -99,7 +99,12 @@ def test_kernel_builders_match_basicsr(deg, size):
 
 def test_filter2d_matches_basicsr_filter2D(imgproc):
     img = np.random.default_rng(0).random((23, 30, 3), dtype=np.float32)
-    for kernel in (K.gaussian_kernel(21, 2.0, 0.7, 0.4), K.circular_lowpass_kernel(1.1, 13)):
+    kernels = (
+        K.gaussian_kernel(21, 2.0, 0.7, 0.4),  # FFT path
+        K.circular_lowpass_kernel(1.1, 13),
+        K.gaussian_kernel(15, 1.3),  # rank 1: separable path
+    )
+    for kernel in kernels:
         ref = imgproc.filter2D(_nchw(img), torch.from_numpy(kernel).float()[None])
         out = ops.filter2d(img, kernel)
         chex.assert_shape(out, img.shape)
