@@ -25,7 +25,7 @@ def test_competition_two_steps(tmp_path):
         "--preset=quick",
         f"--workdir={workdir}",
         *TINY_TRAIN,
-        "--config.rungs=('cleaning', 'pgd', 'kfold', 'pseudo', 'stacking')",
+        "--config.rungs=('pgd', 'kfold', 'pseudo', 'stacking')",
         "--config.data.train_rows=120",
         "--config.data.test_rows=60",
         "--config.data.unlabelled_rows=40",
@@ -36,7 +36,7 @@ def test_competition_two_steps(tmp_path):
     with open(os.path.join(workdir, "results.json")) as f:
         saved = json.load(f)
     assert saved == json.loads(json.dumps(results))
-    assert list(saved["summary"]) == ["cleaning", "pgd", "kfold", "pseudo", "stacking"]
+    assert list(saved["summary"]) == ["pgd", "kfold", "pseudo", "stacking"]
     assert saved["per_seed"][0]["pseudo"]["pseudo_labelled"] == 40
     for r in saved["summary"].values():
         assert 0 <= r["accuracy"]["mean"] <= 1 and 0 <= r["auc"]["mean"] <= 1
