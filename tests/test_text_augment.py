@@ -121,3 +121,21 @@ def test_mixup():
         mixup.mixup(x, y, jax.random.PRNGKey(0), 0.0)
     with pytest.raises(ValueError, match="soft labels"):
         mixup.mixup(x, jnp.zeros(4), jax.random.PRNGKey(0), 0.4)
+
+
+def test_model_mixes_words_and_sentences():
+    from jaxdl.models.text_classifier import EmbeddingBagClassifier
+
+    model = EmbeddingBagClassifier(9, 3, embed=4, hidden=5)
+    tokens = jnp.array([[1, 2, 3], [4, 5, 6], [7, 8, 2]])  # no padding: masks agree
+    params = model.init(jax.random.PRNGKey(0), tokens)
+    plain = model.apply(params, tokens)
+    perm = jnp.array([2, 0, 1])
+    for at in ("word", "sentence"):
+        ones, zeros = jnp.ones(3), jnp.zeros(3)
+        same = model.apply(params, tokens, mix=(ones, perm), mix_at=at)
+        swapped = model.apply(params, tokens, mix=(zeros, perm), mix_at=at)
+        chex.assert_trees_all_close(same, plain, atol=1e-6)
+        chex.assert_trees_all_close(swapped, plain[perm], atol=1e-6)
+    half = model.apply(params, tokens, mix=(jnp.full(3, 0.5), perm), mix_at="word")
+    assert not np.allclose(half, plain, atol=1e-4)
