@@ -112,7 +112,9 @@ def ms_ssim(
     for j, w in enumerate(weights):
         s, cs = _ssim_and_cs(x, y, max_val)
         term = s if j == len(weights) - 1 else cs
-        out = out * jnp.maximum(term, 0.0) ** w
+        # 0 where term <= 0 (clipped), with a zero rather than NaN gradient there.
+        positive = term > 0
+        out = out * jnp.where(positive, jnp.where(positive, term, 1.0) ** w, 0.0)
         if j < len(weights) - 1:
             x, y = _downsample2(x), _downsample2(y)
     return out
