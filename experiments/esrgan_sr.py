@@ -388,11 +388,20 @@ def gan_task(config, model, g_init, train_data) -> Task:
     return Task(init_state, train_step, train_data)
 
 
+@functools.cache
+def _forward(model):
+    """One compiled inference function per architecture (the α sweep shares it)."""
+    return jax.jit(lambda variables, x: apply_g(model, variables, x)[0])
+
+
 def make_upscaler(config, variables, tile: int = 0, overlap: int = 16, tile_batch: int = 4):
     """`up(lr float (h, w, 3) in [0, 1], progress=False) -> (4h, 4w, 3)`: whole images, or
     tiles of `tile` LR pixels blended over `overlap` (`jaxdl.restoration.tiled_apply`)."""
-    model = make_model(config)
-    fn = jax.jit(lambda x: apply_g(model, variables, x)[0])
+    forward = _forward(make_model(config))
+    variables = jax.tree.map(jnp.asarray, variables)
+
+    def fn(x):
+        return forward(variables, x)
 
     def up(lr: np.ndarray, progress: bool = False) -> np.ndarray:
         if not tile:
