@@ -143,3 +143,32 @@ def test_a_stage_one_run_of_another_size_is_refused(esrnet, tmp_path, capsys):
         cli.run(esrgan_sr.main, argv)
     assert exit_info.value.code == 2
     assert "does not match model.arch='rrdbnet'" in capsys.readouterr().err
+
+
+def test_upscale_with_a_basicsr_checkpoint_matches_basicsr(tmp_path, capsys):
+    import torch
+    from basicsr_ref import load
+
+    arch = load("basicsr.archs.rrdbnet_arch")
+    torch.manual_seed(0)
+    net = arch.RRDBNet(3, 3, scale=4, num_feat=8, num_block=1, num_grow_ch=4).eval()
+    torch.save({"params_ema": net.state_dict()}, tmp_path / "net.pth")
+    x = np.random.default_rng(2).integers(0, 256, (12, 10, 3), np.uint8)
+    Image.fromarray(x).save(tmp_path / "in.png")
+    argv = ["--mode", "upscale", "--workdir", str(tmp_path / "wd"),
+            f"--config.pretrained={tmp_path / 'net.pth'}",
+            "--input", str(tmp_path / "in.png"), "--output", str(tmp_path / "out.png")]  # fmt: skip
+    esrgan_sr.main(argv)
+    assert "rrdbnet with 1 blocks of 8 ch" in capsys.readouterr().out
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x / 255.0).float().permute(2, 0, 1)[None])[0]
+    ref = (ref.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round()
+    out = np.asarray(Image.open(tmp_path / "out.png")).astype(float)
+    assert out.shape == (48, 40, 3) and np.abs(out - ref).max() <= 1  # 8-bit rounding
+    x2 = arch.RRDBNet(3, 3, scale=2, num_feat=8, num_block=1, num_grow_ch=4)
+    torch.save({"params": x2.state_dict()}, tmp_path / "x2.pth")
+    with pytest.raises(SystemExit):
+        cli.run(
+            esrgan_sr.main, [*argv[:4], f"--config.pretrained={tmp_path / 'x2.pth'}", *argv[5:]]
+        )
+    assert "it is a x2 rrdbnet" in capsys.readouterr().err
