@@ -62,7 +62,7 @@ def _phase_config(steps, batch, lr, warmup, weight_decay=0.01, b2=0.999, checkpo
 def _bert_model(quick: bool, kind: str = "bert") -> ml_collections.ConfigDict:
     m = ml_collections.ConfigDict()
     m.kind = "bert"
-    m.hidden, m.layers, m.heads, m.intermediate = (128, 4, 4, 512) if quick else (768, 12, 12, 3072)
+    m.hidden, m.layers, m.heads, m.intermediate = (128, 4, 4, 256) if quick else (768, 12, 12, 3072)
     m.embedding_size = 0  # ALBERT's E; 0: V x H embeddings
     m.share_layers = False  # ALBERT's cross-layer sharing
     m.roberta = False  # positions after the padding id, one token type, LayerNorm eps 1e-5
@@ -78,17 +78,18 @@ def _bert_phases(quick: bool, kind: str = "bert"):
     """(pretrain, fine-tune) groups. BERT: batch 256, lr 1e-4, 10k warm-up, static masks;
     fine-tuning 3 epochs at 2e-5. RoBERTa: dynamic masks, batch 2048, lr 6e-4, β2 0.98."""
     if quick:
-        pre = _phase_config(1000, 64, 5e-4, 100)
+        pre = _phase_config(1000, 32, 5e-4, 100)
     else:
         pre = _phase_config(100_000, 256, 1e-4, 10_000, checkpoint_every=5000)
     pre.masking = "static"  # or "dynamic"
+    pre.max_predictions = 16 if quick else 20
     if kind == "roberta":
         pre = (
-            _phase_config(500, 128, 1e-3, 50, b2=0.98)
+            _phase_config(500, 64, 1e-3, 50, b2=0.98)
             if quick
             else _phase_config(20_000, 2048, 6e-4, 2000, b2=0.98, checkpoint_every=2000)
         )
-        pre.masking = "dynamic"
+        pre.masking, pre.max_predictions = "dynamic", 16 if quick else 20
     tune = _phase_config(600, 32, 1e-4, 60) if quick else _phase_config(1300, 32, 2e-5, 130)
     return pre, tune
 
@@ -296,6 +297,7 @@ def forward(model, params, ids, rng=None):
     return model.apply({"params": params}, ids, rng is None, rngs=rngs)
 
 
+@functools.cache  # modules compare by value: one compiled forward per model and batch size
 def logits_fn(model, batch_size: int):
     """(params, ids (N, L)) -> logits (N, 2) numpy, in fixed-size batches (one compile)."""
     fwd = jax.jit(functools.partial(forward, model))
@@ -336,6 +338,12 @@ def _valid_evaluator(logits, ids, labels):
 # ----------------------------------------------------------------------------- training
 
 
+def _masked_logits(module: BertForPreTraining, inputs, valid, at):
+    """MLM logits (B, P, V) at positions `at` (B, P) only, dropout on."""
+    hidden = module.bert(inputs, None, valid, deterministic=False).last_hidden_state
+    return module.mlm_head(jnp.take_along_axis(hidden, at[..., None], 1))
+
+
 def train_bert(config, cd: dict, labels: dict, workdir: str):
     """MLM pre-training then fine-tuning of `config.model` -> (BertClassifier, params)."""
     cfg = bert_config(config.model, len(cd["vocab"]), config.data.max_chars)
@@ -356,17 +364,21 @@ def train_bert(config, cd: dict, labels: dict, workdir: str):
             mlm_mask, vocab_size=cfg.vocab_size, mask_id=MASK, special_ids=range(5)
         )
         inputs, chosen = jax.vmap(corrupt)(keys, ids)
-        out = mlm.apply(
+        # predict at most max_predictions chosen positions per sequence (BERT's
+        # max_predictions_per_seq): the vocabulary projection runs on those only
+        at = jnp.argsort(~chosen, axis=1, stable=True)[:, : p.max_predictions]
+        chosen, targets = (jnp.take_along_axis(a, at, 1) for a in (chosen, ids))
+        logits = mlm.apply(
             {"params": params},
             inputs,
-            None,
             ids != PAD,
-            deterministic=False,
+            at,
+            method=_masked_logits,
             rngs={"dropout": drop_rng},
         )
-        nll = optax.softmax_cross_entropy_with_integer_labels(out["mlm_logits"], ids)
+        nll = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
         n = jnp.maximum(jnp.sum(chosen), 1)
-        hit = jnp.argmax(out["mlm_logits"], -1) == ids
+        hit = jnp.argmax(logits, -1) == targets
         return jnp.sum(nll * chosen) / n, {"mlm_accuracy": jnp.sum(hit * chosen) / n}
 
     state = _phase(

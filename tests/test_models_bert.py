@@ -183,8 +183,11 @@ def test_tinybert_loss_on_student_and_teacher_outputs():
 
 def test_dense_kernels_and_embeddings_start_at_normal_0_02():
     """BERT's initializer_range: every kernel and embedding ~ N(0, 0.02), attention included."""
-    config = bert_base(vocab_size=64, hidden_size=128, num_layers=1, num_heads=2)
-    params = BertForPreTraining(config).init(jax.random.key(0), jnp.ones((1, 4), jnp.int32))
+    config = bert_base(
+        vocab_size=64, hidden_size=64, num_layers=1, num_heads=2, intermediate_size=64
+    )
+    init = jax.jit(BertForPreTraining(config).init)
+    params = init(jax.random.key(0), jnp.ones((1, 4), jnp.int32))
     flat = flax.traverse_util.flatten_dict(params["params"], sep="/")
     kernels = {k: v for k, v in flat.items() if k.endswith(("kernel", "embedding"))}
     assert {"bert/layers_0/attention/query/kernel", "bert/layers_0/attention/out/kernel"} <= set(

@@ -219,10 +219,15 @@ class BertForPreTraining(nn.Module):
 
     def __call__(self, ids, token_type_ids=None, attention_mask=None, deterministic=True):
         out = self.bert(ids, token_type_ids, attention_mask, deterministic)
-        h = _ACTIVATIONS[self.config.hidden_act](self.mlm_transform(out.last_hidden_state))
-        mlm = self.bert.attend(self.mlm_norm(h)) + self.mlm_bias
+        mlm = self.mlm_head(out.last_hidden_state)
         sentence = self.sentence(out.pooled) if self.config.sentence_head else None
         return {"mlm_logits": mlm, "sentence_logits": sentence, "output": out}
+
+    def mlm_head(self, hidden: jax.Array) -> jax.Array:
+        """MLM logits (..., vocab_size) of hidden states (..., H), e.g. of the masked positions
+        only (`apply(..., method=...)`), which saves the vocabulary projection elsewhere."""
+        h = _ACTIVATIONS[self.config.hidden_act](self.mlm_transform(hidden))
+        return self.bert.attend(self.mlm_norm(h)) + self.mlm_bias
 
 
 class BertClassifier(nn.Module):
