@@ -25,25 +25,25 @@ def _nchw(x):
 
 def test_matches_basicsr_in_train_then_eval_mode(torch_disc):
     x = np.random.default_rng(0).standard_normal((2, 16, 24, 3)).astype(np.float32)
-    model, variables = unet_discriminator_from_torch(torch_disc.state_dict())
+    model, before = unet_discriminator_from_torch(torch_disc.state_dict())
     assert model.num_feat == 8
-    # Train mode: one power-iteration step from the stored u, as torch's forward in training.
-    torch_disc.train()
     with torch.no_grad():
+        torch_disc.train()  # one power-iteration step from the stored u, then the forward
         ref_train = torch_disc(_nchw(x)).numpy().transpose(0, 2, 3, 1)
-    apply = jax.jit(model.apply, static_argnames=("train", "mutable"))
-    y, upd = apply(variables, jnp.asarray(x), train=True, mutable=("batch_stats",))
-    chex.assert_shape(y, (2, 16, 24, 1))
-    chex.assert_trees_all_close(y, ref_train, atol=1e-4, rtol=0)
-    # Eval mode with the updated vectors: the converter's σ from stored u, v equals the updated σ.
-    torch_disc.eval()
-    with torch.no_grad():
+        torch_disc.eval()  # the updated u, v without iterating
         ref_eval = torch_disc(_nchw(x)).numpy().transpose(0, 2, 3, 1)
-    _, converted = unet_discriminator_from_torch(torch_disc.state_dict())
-    chex.assert_trees_all_close(converted["batch_stats"], upd["batch_stats"], atol=1e-5, rtol=1e-5)
-    out = apply(converted, jnp.asarray(x))
+    _, after = unet_discriminator_from_torch(torch_disc.state_dict())
+
+    @jax.jit
+    def forward(before, after, x):
+        return model.apply(before, x, train=True, mutable=["batch_stats"]), model.apply(after, x)
+
+    (y, upd), out = forward(before, after, jnp.asarray(x))
+    chex.assert_shape([y, out], (2, 16, 24, 1))
+    chex.assert_trees_all_close(y, ref_train, atol=1e-4, rtol=0)
+    # The converter's σ from the stored u, v equals the σ our power iteration just computed.
+    chex.assert_trees_all_close(after["batch_stats"], upd["batch_stats"], atol=1e-5, rtol=1e-5)
     chex.assert_trees_all_close(out, ref_eval, atol=1e-4, rtol=0)
-    print("max |jax - torch| eval:", float(np.abs(np.asarray(out) - ref_eval).max()))
 
 
 def test_shapes_state_and_bad_input():
