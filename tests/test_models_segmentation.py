@@ -176,6 +176,9 @@ def test_unet3plus_hybrid_loss_prefers_the_right_map():
     loss = jax.jit(unet3plus_loss)
     good, bad = loss(20.0 * (2 * onehot - 1), onehot), loss(jnp.zeros_like(onehot), onehot)
     assert np.isfinite(good) and good < 0.05 < bad
+    # An anti-correlated map clips MS-SSIM's terms at 0: the gradient stays finite there.
+    grad = jax.jit(jax.grad(unet3plus_loss))(-3.0 * (2 * onehot - 1), onehot)
+    assert np.isfinite(grad).all()
     with pytest.raises(ValueError, match="H, W >= 44"):
         unet3plus_loss(jnp.zeros((1, 32, 32, 3)), jnp.zeros((1, 32, 32, 3)))
 
