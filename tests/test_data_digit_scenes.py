@@ -1,6 +1,6 @@
 """Digit scenes (segmentation and detection variants): disjoint digit pools, labels consistent
 with the canvas (ink threshold, masks, tight boxes, classes), determinism, padded box batches
-with a validity mask, and errors for malformed boxes and labels."""
+with a validity mask, errors for malformed boxes and labels; the joint image/label crop."""
 
 import chex
 import numpy as np
@@ -9,6 +9,7 @@ import pytest
 from jaxdl.data import make_pipeline
 from jaxdl.data.boxes import check_boxes, pad_boxes
 from jaxdl.data.digit_scenes import INK_THRESHOLD, NUM_CLASSES, digit_detection, digit_scenes
+from jaxdl.data.segmentation_pairs import CropPair
 from jaxdl.data.validate import validate_record
 
 
@@ -124,3 +125,15 @@ def test_bad_generator_settings_are_named():
         digit_scenes(height=20)
     with pytest.raises(IndexError, match=r"outside \[0, 3\)"):
         digit_scenes("test", 3)[3]
+
+
+def test_crop_pair_pads_labels_with_ignore_and_crops_image_and_label_together():
+    image = np.arange(5 * 7 * 3, dtype=np.uint8).reshape(5, 7, 3)
+    label = np.arange(35, dtype=np.int32).reshape(5, 7)
+    out = CropPair(6, ignore_index=255)({"image": image, "label": label}, np.random.default_rng(0))
+    assert out["image"].shape == (6, 6, 3) and out["label"].shape == (6, 6)
+    real = out["label"] != 255
+    assert real.sum() == 5 * 6 and not out["image"][~real].any()  # one padded row, black
+    np.testing.assert_array_equal(out["image"][..., 0][real] // 3, out["label"][real])
+    centre = CropPair(3, random=False)({"image": image, "label": label}, None)
+    np.testing.assert_array_equal(centre["label"], label[1:4, 2:5])
