@@ -243,7 +243,10 @@ def main(argv: list[str] | None = None) -> dict:
         "wall_time_s": time.time() - t0,
     }
     if jax.process_index() == 0:
-        save_grid(evaluator.picture, os.path.join(args.workdir, "detections.png"), nrow=4)
+        pictures = evaluator.picture
+        save_grid(
+            pictures, os.path.join(args.workdir, "detections.png"), nrow=min(4, len(pictures))
+        )
         cli.write_results(args.workdir, results)
     return results
 

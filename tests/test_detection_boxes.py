@@ -1,9 +1,9 @@
 """Detector pieces (SPEC SEG-4): anchors against a torch re-expression of torchvision's
 `AnchorGenerator`, box coding against one of its `BoxCoder`, IoU against pycocotools, balanced
-sampling, the losses against torch, the RPN/RoI heads' shapes, mask pasting, input errors."""
+sampling, the losses against torch, mask pasting, input errors. The whole Mask R-CNN (losses,
+detections, masks, AP) runs in tests/test_experiment_detect_digits.py."""
 
 import math
-from functools import partial
 
 import chex
 import jax
@@ -24,8 +24,8 @@ from jaxdl.detection import (
     grid_anchors,
 )
 from jaxdl.detection.losses import fast_rcnn_loss, mask_loss, rpn_loss
-from jaxdl.detection.model import RCNN, training_losses
-from jaxdl.detection.postprocess import detect, paste_masks
+from jaxdl.detection.model import RCNN
+from jaxdl.detection.postprocess import paste_masks
 from jaxdl.detection.sampling import match, sample
 
 
@@ -136,7 +136,7 @@ def test_match_and_balanced_sample():
     boxes = jnp.asarray(
         [[0.0, 0, 10, 10], [0.5, 0, 10.5, 10], [51, 50, 61, 70], [30, 30, 40, 40], [0, 0, 9, 10]]
     )
-    index, pos, neg = match(gt, valid, boxes, 0.7, 0.3)
+    index, pos, neg = jax.jit(match, static_argnums=(3, 4, 5))(gt, valid, boxes, 0.7, 0.3)
     np.testing.assert_array_equal(np.asarray(pos), [True, True, True, False, True])
     np.testing.assert_array_equal(np.asarray(neg), [False, False, False, True, False])
     np.testing.assert_array_equal(np.asarray(index)[[0, 2]], [0, 1])
@@ -148,7 +148,9 @@ def test_match_and_balanced_sample():
     rng = np.random.default_rng(2)
     positive = jnp.asarray(rng.uniform(size=500) < 0.05)
     negative = ~positive & jnp.asarray(rng.uniform(size=500) < 0.5)
-    idx, ok = sample(jax.random.PRNGKey(0), positive, negative, 64, 0.25)
+    idx, ok = jax.jit(sample, static_argnums=(3, 4))(
+        jax.random.PRNGKey(0), positive, negative, 64, 0.25
+    )
     chex.assert_shape((idx, ok), ((80,), (80,)))
     idx, ok = np.asarray(idx), np.asarray(ok)
     n_pos = min(int(positive.sum()), 16)
@@ -163,7 +165,7 @@ def test_losses_match_torch():
     obj, lab = rng.normal(size=(2, 30)).astype(np.float32), (rng.uniform(size=(2, 30)) < 0.3)
     sampled = rng.uniform(size=(2, 30)) < 0.5
     deltas, targets = rng.normal(size=(2, 2, 30, 4)).astype(np.float32) * 0.2
-    l_obj, l_box = rpn_loss(
+    l_obj, l_box = jax.jit(rpn_loss)(
         jnp.asarray(obj),
         jnp.asarray(deltas),
         jnp.asarray(lab, jnp.float32),
@@ -193,7 +195,7 @@ def test_losses_match_torch():
     box = rng.normal(size=(20, 4, 4)).astype(np.float32)
     tgt = rng.normal(size=(20, 4)).astype(np.float32)
     weight = (rng.uniform(size=20) < 0.7).astype(np.float32)
-    l_cls, l_reg = fast_rcnn_loss(*map(jnp.asarray, (logits, box, labels, tgt, weight)))
+    l_cls, l_reg = jax.jit(fast_rcnn_loss)(*map(jnp.asarray, (logits, box, labels, tgt, weight)))
     w = weight > 0
     t_cls = F.cross_entropy(torch.from_numpy(logits[w]), torch.from_numpy(labels[w]))
     fg = w & (labels > 0)
@@ -213,7 +215,9 @@ def test_losses_match_torch():
     mlog = rng.normal(size=(6, 28, 28, 4)).astype(np.float32)
     mt = rng.uniform(size=(6, 28, 28)).astype(np.float32)
     mw = np.asarray([1, 1, 0, 1, 0, 1], np.float32)
-    got = mask_loss(jnp.asarray(mlog), jnp.asarray(labels[:6]), jnp.asarray(mt), jnp.asarray(mw))
+    got = jax.jit(mask_loss)(
+        jnp.asarray(mlog), jnp.asarray(labels[:6]), jnp.asarray(mt), jnp.asarray(mw)
+    )
     k = mw > 0
     t_mask = F.binary_cross_entropy_with_logits(
         torch.from_numpy(mlog[k, :, :, labels[:6][k]]), torch.from_numpy(mt[k])
@@ -224,56 +228,19 @@ def test_losses_match_torch():
 def test_paste_masks_fills_the_box():
     masks = jnp.ones((2, 28, 28)).at[1, :14].set(0.0)  # second: lower half only
     boxes = jnp.asarray([[10.0, 5, 30, 25], [0, 0, 40, 20]])
-    out = np.asarray(paste_masks(masks, boxes, 32, 48))
+    out = np.asarray(jax.jit(paste_masks, static_argnums=(2, 3))(masks, boxes, 32, 48))
     chex.assert_shape(out, (2, 32, 48))
     assert (out[0] >= 0.5).sum() == 400 and (out[0][5:25, 10:30] == 1).all()
     half = out[1] >= 0.5
     assert half[:9].sum() == 0 and half[11:20, :40].all() and half[20:].sum() == 0
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    model = RCNN(
-        num_classes=3, backbone_widths=(4, 8), anchor_sizes=(8.0,), aspect_ratios=(1.0, 2.0),
-        box_hidden=16, mask=True, mask_width=4, mask_convs=1,
-    )  # fmt: skip
-    variables = jax.jit(model.init)(jax.random.PRNGKey(0), jnp.zeros((1, 16, 24, 1)))
-    return model, variables
-
-
-def test_tiny_mask_rcnn_losses_and_detections(tiny):
-    model, variables = tiny
-    masks = np.zeros((2, 2, 16, 24), bool)
-    masks[0, 0, 2:10, 3:9] = masks[1, 0, 4:14, 10:20] = True
-    batch = {
-        "image": jax.random.normal(jax.random.PRNGKey(2), (2, 16, 24, 1)),
-        "boxes": jnp.asarray([[[3.0, 2, 9, 10], [0, 0, 0, 0]], [[10, 4, 20, 14], [0, 0, 0, 0]]]),
-        "labels": jnp.asarray([[1, 0], [2, 0]]),
-        "valid": jnp.asarray([[True, False], [True, False]]),
-        "masks": jnp.asarray(masks),
-    }
-    sizes = {"rpn_batch": 32, "rpn_pre_nms": 40, "rpn_post_nms": 10, "roi_batch": 8}
-    losses = jax.jit(partial(training_losses, model, **sizes))(
-        variables, batch, jax.random.PRNGKey(1)
-    )
-    assert set(losses) == {"rpn_objectness", "rpn_box", "classifier", "box", "mask"}, losses
-    assert all(np.isfinite(float(v)) and float(v) > 0 for v in losses.values()), losses
-    np.testing.assert_allclose(float(losses["classifier"]), math.log(4), rtol=0.05)  # ~uniform
-    sizes = {"rpn_pre_nms": 40, "rpn_post_nms": 10, "max_detections": 5, "score_threshold": 0.0}
-    out = jax.jit(partial(detect, model, **sizes))(variables, batch["image"])
-    chex.assert_shape(
-        (out["boxes"], out["scores"], out["masks"]), ((2, 5, 4), (2, 5), (2, 5, 28, 28))
-    )
-    assert out["valid"].all() and (np.diff(np.asarray(out["scores"]), axis=1) <= 0).all()
-    assert ((np.asarray(out["labels"]) >= 0) & (np.asarray(out["labels"]) < 3)).all()
-
-
-def test_image_size_not_divisible_by_the_stride_is_refused(tiny):
-    model, variables = tiny
+def test_image_size_not_divisible_by_the_stride_is_refused():
+    model = RCNN(num_classes=3, backbone_widths=(4, 8))
     with pytest.raises(
         ValueError, match=r"image size \(15, 24\).*multiples of the backbone stride 2"
     ):
-        model.apply(variables, jnp.zeros((1, 15, 24, 1)), method=RCNN.features)
+        model.init(jax.random.PRNGKey(0), jnp.zeros((1, 15, 24, 1)))
     with pytest.raises(ValueError, match="backbone must be one of"):
         RCNN(num_classes=3, backbone="vgg").init(jax.random.PRNGKey(0), jnp.zeros((1, 16, 16, 1)))
     with pytest.raises(ValueError, match="sizes and aspect_ratios must be non-empty and positive"):
