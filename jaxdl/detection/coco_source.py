@@ -75,11 +75,15 @@ def coco_detection(
 
     from jaxdl.data.tfds_source import DatasetNotFoundError, _not_found_message
 
-    builder = tfds.builder(name, data_dir=data_dir or None)
     try:
         ds = tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
     except Exception as e:  # re-raised as is unless the data is simply missing
-        if builder.is_prepared():
+        try:  # a builder that is not prepared may need TensorFlow just to be constructed
+            prepared = tfds.builder(name, data_dir=data_dir or None).is_prepared()
+        except Exception:
+            prepared = False
+        if prepared:
             raise
-        raise DatasetNotFoundError(_not_found_message(name, str(builder.data_dir), False)) from e
+        where = data_dir or "the TFDS data dir ($TFDS_DATA_DIR or ~/tensorflow_datasets)"
+        raise DatasetNotFoundError(_not_found_message(name, where, False)) from e
     return CocoDetection(ds, image_size, max_boxes, keep_crowd=split != "train")

@@ -50,11 +50,11 @@ def sample(
 ) -> tuple[jax.Array, jax.Array]:
     """Random balanced sample -> (indices (k + batch_size,), ok (k + batch_size,)) where
     k = int(batch_size · positive_fraction): k positive slots, then batch_size negative slots of
-    which the first batch_size - (positives taken) are used."""
-    k = int(batch_size * positive_fraction)
+    which the first batch_size - (positives taken) are used. With fewer than batch_size boxes,
+    batch_size is their number (every box can be drawn)."""
     n = positive.shape[0]
-    if k > n or batch_size > n:
-        raise ValueError(f"cannot sample {batch_size} of {n} boxes; lower the sampling batch size")
+    batch_size = min(batch_size, n)
+    k = int(batch_size * positive_fraction)
     u_pos, u_neg = jax.random.uniform(rng, (2, n))
     num_pos = jnp.minimum(positive.sum(), k)
     num_neg = jnp.minimum(negative.sum(), batch_size - num_pos)
