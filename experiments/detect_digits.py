@@ -235,7 +235,9 @@ def main(argv: list[str] | None = None) -> dict:
     cli.init_distributed(args)
     t0 = time.time()
     task, evaluator = build(config)
-    fit(task, config, args.workdir)
+    state = fit(task, config, args.workdir)
+    if not evaluator.results:  # a finished run restored: nothing was trained, evaluate once
+        list(evaluator(state))
     results = {
         "preset": args.preset,
         "steps": config.train.total_steps,
