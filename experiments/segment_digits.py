@@ -65,21 +65,22 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c.model.cgm = False  # UNet 3+ classification-guided module
     c.model.stage_sizes = (1, 1, 1, 1) if quick else (3, 4, 6, 3)  # RefineNet's ResNet
     c.model.block = "basic" if quick else "bottleneck"
-    c.model.width = 16 if quick else 64
+    c.model.width = 8 if quick else 64
     c.model.stem = "small" if quick else "imagenet"
     c.model.stem_stride = 1
-    c.model.features = (16, 16, 32, 32) if quick else (256, 256, 256, 512)  # RefineNet-1..4
+    c.model.features = (8, 8, 16, 32) if quick else (256, 256, 256, 512)  # RefineNet-1..4
     c.model.light = False  # light-weight RefineNet
     c.model.dropout = 0.0 if quick else 0.5
 
     c.train = engine_config(
-        total_steps=1000 if quick else 40_000,
+        total_steps=500 if quick else 40_000,
         batch_size=16,
         log_every=50,
         eval_every=0,
-        checkpoint_every=500 if quick else 5000,
+        checkpoint_every=250 if quick else 5000,
+        clip_norm=1.0,
     )
-    c.train.learning_rate = 2e-3 if quick else 5e-4  # Adam, cosine decay to 0
+    c.train.learning_rate = 1e-3 if quick else 5e-4  # AdamW, cosine decay to 0
     c.train.weight_decay = 0.0 if quick else 1e-4
 
     c.eval = ml_collections.ConfigDict()
