@@ -13,7 +13,7 @@ from experiments import chinese_sentiment as cs_exp
 from jaxdl import cli
 from jaxdl.data import chinese_sentiment as cs_data
 
-TINY_BERT = dict(hidden=16, layers=2, heads=2, intermediate=16, dropout=0.0)
+TINY_BERT = dict(hidden=16, layers=1, heads=2, intermediate=16, dropout=0.0)
 
 
 def tiny(config):
@@ -26,8 +26,8 @@ def tiny(config):
             m.update(TINY_BERT)
         else:
             m.embed, m.hidden, m.dropout = 8, 8, 0.0
-    if "layer_distill" in config:  # the student: one layer, same heads as the teacher
-        config.model.update(hidden=8, layers=1)
+    if "layer_distill" in config:  # the student: narrower, same heads as the teacher
+        config.model.hidden = 8
     phases = [config[k] for k in ("pretrain", "train", "layer_distill") if k in config]
     phases += [config.teacher[k] for k in ("pretrain", "train")] if "teacher" in config else []
     for t in phases:
