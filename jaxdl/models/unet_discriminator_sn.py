@@ -10,13 +10,11 @@ checkpoints one to one.
 import flax.linen as nn
 import jax
 
+from jaxdl.models.sr_common import TORCH_DEFAULT_INIT
 from jaxdl.nn.activations import leaky_relu
 from jaxdl.nn.conv import Conv2d
 from jaxdl.nn.resize import resize
 from jaxdl.nn.spectral_norm import SpectralNorm
-
-# PyTorch's default conv init (kaiming-uniform, a = √5): U(±1/√fan_in); BasicSR keeps it.
-TORCH_DEFAULT_INIT = nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform")
 
 
 class UNetDiscriminatorSN(nn.Module):
