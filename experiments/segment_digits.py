@@ -128,12 +128,15 @@ def sources(config, split: str):
 
 
 def predict(model, variables, x, stride: int, train: bool = False, rngs=None):
-    """Pads NHWC ``x`` (bottom/right, zeros = black) to multiples of ``stride``, runs the
-    model and crops the outputs back; returns (main logits, deep-supervision logits, updates)."""
+    """Pads NHWC ``x`` in [-1, 1] (bottom/right, -1 = black) to multiples of ``stride``, runs
+    the model and crops the outputs back; returns (main logits, deep-supervision logits,
+    updates)."""
     h, w = x.shape[1:3]
     pad = ((0, 0), (0, -h % stride), (0, -w % stride), (0, 0))
     mutable = ["batch_stats"] if train else False
-    out = model.apply(variables, jnp.pad(x, pad), train=train, rngs=rngs, mutable=mutable)
+    out = model.apply(
+        variables, jnp.pad(x, pad, constant_values=-1.0), train=train, rngs=rngs, mutable=mutable
+    )
     out, updates = out if train else (out, {})
     out = out if isinstance(out, dict) else {"logits": out, "side": ()}
     crop = lambda y: y[:, :h, :w]  # noqa: E731
