@@ -90,3 +90,18 @@ def test_bad_options_exit_2_with_one_line(override, expected, tmp_path, capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], lines
     assert not os.listdir(tmp_path)  # refused before anything is written
+
+
+def test_eval_adds_the_bicubic_trained_esrgan_row_and_upscale_writes_x4(realesrnet, tmp_path):
+    wd, trained = realesrnet
+    argv = ["--preset", "realesrnet_quick", "--workdir", wd, *TINY]
+    # The run itself stands in for an experiments.esrgan_sr workdir of the same RRDBNet.
+    results = realesrgan.main([*argv, "--mode", "eval", f"--config.eval.esrgan_workdir={wd}"])
+    assert set(results["mean"]) == {"bicubic", "realesrnet", "esrgan (bicubic LR)"}
+    assert results["mean"]["realesrnet"] == pytest.approx(trained["mean"]["realesrnet"])
+    assert results["mean"]["esrgan (bicubic LR)"] == pytest.approx(results["mean"]["realesrnet"])
+    Image.fromarray(np.full((20, 24, 3), 128, np.uint8)).save(tmp_path / "in.png")
+    out = tmp_path / "out.png"
+    argv += ["--mode", "upscale", "--input", str(tmp_path / "in.png"), "--output", str(out)]
+    assert realesrgan.main(argv) == [str(out)]
+    assert Image.open(out).size == (96, 80)
