@@ -27,7 +27,6 @@ degradation_examples.png (a GT crop and every step of one degradation draw).
 
 from __future__ import annotations
 
-import copy
 import functools
 import os
 import time
@@ -367,12 +366,8 @@ def main(argv: list[str] | None = None):
     name = "pretrained" if config.pretrained else config.preset
     ups = {name: esrgan_sr.make_upscaler(config, variables, config.eval.tile)}
     if config.eval.esrgan_workdir:
-        bicubic_cfg = copy.deepcopy(config)
-        ups["esrgan (bicubic LR)"] = esrgan_sr.make_upscaler(
-            bicubic_cfg,
-            esrgan_sr.stage_one_variables(bicubic_cfg, config.eval.esrgan_workdir),
-            config.eval.tile,
-        )
+        esrgan = esrgan_sr.stage_one_variables(config, config.eval.esrgan_workdir)
+        ups["esrgan (bicubic LR)"] = esrgan_sr.make_upscaler(config, esrgan, config.eval.tile)
     results = evaluate(config, deg, args.workdir, ups)
     if args.mode == "train":
         results["train_seconds"] = train_seconds
