@@ -158,6 +158,7 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
         if family == "srgan":
             c.model.arch = "msrresnet"
         c.disc.arch, c.disc.num_feat = "srgan", 16  # VGGStyleDiscriminator needs 128² crops
+        c.loss.perceptual_weight = 0.0  # no ImageNet VGG19 ships here: pass loss.vgg_weights
         c.train.total_steps, c.train.log_every, c.train.checkpoint_every = 1500, 50, 500
         c.train.ema_decay, c.train.ema_warmup = 0.999, True
         c.train.learning_rate = 5e-4 if c.loss.gan_weight == 0 else 1e-4
@@ -187,6 +188,11 @@ def _check(config) -> None:
         raise cli.ConfigError(f"loss.pixel must be 'l1' or 'mse', got {config.loss.pixel!r}")
     if config.loss.gan not in ("", "ragan", "minimax"):
         raise cli.ConfigError(f"loss.gan must be '', 'ragan' or 'minimax', got {config.loss.gan!r}")
+    if config.loss.perceptual_weight and not config.loss.vgg_weights:
+        raise cli.ConfigError(
+            "loss.perceptual_weight > 0 needs --config.loss.vgg_weights=FILE (torchvision-layout "
+            "ImageNet VGG19 weights, e.g. vgg19-dcbb9e9d.pth), or --config.loss.perceptual_weight=0"
+        )
     if config.data.hr_size % SCALE:
         raise cli.ConfigError(f"data.hr_size={config.data.hr_size} must be a multiple of {SCALE}")
     if config.data.test_dir and not os.path.isdir(config.data.test_dir):
@@ -308,20 +314,15 @@ def make_discriminator(config):
 
 def perceptual_fn(config):
     """`loss(sr, hr)`: ESRGAN's (L1, VGG19 conv5_4 before ReLU) or SRGAN's (MSE, relu5_4 / 12.75)
-    perceptual loss on ImageNet-normalised inputs; VGG19 weights from `loss.vgg_weights`, or a
-    fixed random VGG19 (seed 0) with a printed note when none are given."""
+    perceptual loss on ImageNet-normalised inputs, VGG19 weights from `loss.vgg_weights`."""
     esrgan = config.loss.perceptual == "esrgan"
     vgg = VGGFeatures(layers=("conv5_4" if esrgan else "relu5_4",), depth=19)
-    if config.loss.vgg_weights:
-        if not os.path.isfile(config.loss.vgg_weights):
-            raise cli.MissingInputError(
-                f"--config.loss.vgg_weights={config.loss.vgg_weights!r} is not a file: expected "
-                "torchvision-layout VGG19 weights (features.N.weight), .pth or .safetensors"
-            )
-        params = load_vgg(config.loss.vgg_weights, vgg)
-    else:
-        print("note: no --config.loss.vgg_weights: the perceptual loss uses a random VGG19")
-        params = vgg.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))["params"]
+    if not os.path.isfile(config.loss.vgg_weights):
+        raise cli.MissingInputError(
+            f"--config.loss.vgg_weights={config.loss.vgg_weights!r} is not a file: expected "
+            "torchvision-layout VGG19 weights (features.N.weight), .pth or .safetensors"
+        )
+    params = load_vgg(config.loss.vgg_weights, vgg)
     features = functools.partial(vgg.apply, {"params": params})
     loss = esrgan_perceptual_loss if esrgan else srgan_content_loss
     return lambda sr, hr: loss(features, sr, hr)

@@ -55,7 +55,7 @@ def test_esrgan_from_the_esrnet_run_then_the_interpolation_sweep(esrnet, tmp_pat
     psnr_wd, _ = esrnet
     gan_wd = str(tmp_path / "esrgan")
     argv = ["--preset", "esrgan_quick", "--workdir", gan_wd, *TINY, f"--config.init_from={psnr_wd}"]
-    results = esrgan_sr.main([*argv, "--config.loss.perceptual_weight=0.0"])
+    results = esrgan_sr.main(argv)
     assert np.isfinite(results["mean"]["rrdbnet"]["psnr_y"])
     metrics = [json.loads(line) for line in open(os.path.join(gan_wd, "metrics.jsonl"))]
     assert "d/loss" in metrics[-1] and "g/adversarial" in metrics[-1]
@@ -122,6 +122,16 @@ def test_upscale_mode_on_a_user_image(esrnet, tmp_path, capsys):
         (["--preset", "interp_quick"], "need --config.interp.psnr_workdir"),
         (["--config.model.arch=edsr"], "model.arch must be one of"),
         (["--config.data.hr_size=30"], "must be a multiple of 4"),
+        (["--preset", "esrgan"], "needs --config.loss.vgg_weights=FILE"),
+        (
+            [
+                "--preset",
+                "srgan_quick",
+                "--config.loss.perceptual_weight=1.0",
+                "--config.loss.vgg_weights={tmp}/no.pth",
+            ],
+            "vgg_weights='",
+        ),  # fmt: skip
         (["--config.data.test_dir={tmp}/nowhere"], "no folder"),
         (["--preset", "esrgan_quick", "--config.init_from={tmp}"], "no trained run in workdir"),
     ],
