@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -47,7 +46,6 @@ from jaxdl.train import Task, engine_config, fit, load_params, step_options, sup
 
 PRESETS = ("sunet", "sunet_quick", "diffusion_quick")
 MODES = ("train", "eval", "denoise")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
@@ -426,44 +424,20 @@ def markdown_table(summary: dict) -> str:
 
 def denoise_files(config, workdir: str) -> list[str]:
     d = config.denoise
-    if not d.input or not d.output:
-        raise cli.ConfigError("--mode denoise needs --input PATH and --output PATH")
     if d.add_sigma:
         try:
             check_sigma(d.add_sigma)
         except ValueError as e:
             raise cli.ConfigError(f"--config.denoise.add_sigma: {e}") from None
-    src = Path(d.input)
-    if src.is_dir():
-        inputs = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not inputs:
-            raise cli.MissingInputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {src}")
-        out_dir = Path(d.output)
-        targets = [out_dir / (p.stem + ".png") for p in inputs]
-    elif src.is_file():
-        inputs, targets = [src], [Path(d.output)]
-    else:
-        raise cli.MissingInputError(f"--input {d.input!r}: no such file or folder")
+    pairs = cli.image_file_pairs(d.input, d.output, "denoise")
     denoise = load_denoiser(config, workdir)
-    written = []
-    for i, (path, target) in enumerate(zip(inputs, targets, strict=True)):
-        try:
-            rgb, note = images.read_rgb(str(path))
-        except ValueError as e:
-            raise cli.MissingInputError(str(e)) from None
-        if note:
-            print(f"note: {note}")
-        x = rgb.astype(np.float32) / 255.0
+
+    def run(x, i):
         if d.add_sigma:
             x = noisy_numpy(x, d.add_sigma, seed=config.seed + i)
-        out = denoise(x, progress=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        from PIL import Image
+        return denoise(x, progress=True)
 
-        Image.fromarray((np.clip(out, 0, 1) * 255).round().astype(np.uint8)).save(target)
-        written.append(str(target))
-        print(f"{path} -> {target}")
-    return written
+    return cli.map_image_files(pairs, run)
 
 
 def main(argv: list[str] | None = None):

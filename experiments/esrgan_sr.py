@@ -33,7 +33,6 @@ from __future__ import annotations
 import functools
 import os
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -43,7 +42,7 @@ from tqdm.auto import tqdm
 
 from jaxdl import cli, data, images, optim
 from jaxdl.convert.vgg import load_vgg
-from jaxdl.data.image_folder import list_images, read_folder
+from jaxdl.data.image_folder import read_folder
 from jaxdl.data.sr_pairs import SRPairs, bicubic_lr, bicubic_upscale, modcrop, photo_pairs
 from jaxdl.data.tfds_source import TfdsImages
 from jaxdl.gan import losses as gan_losses
@@ -577,39 +576,10 @@ def interpolation_sweep(config, workdir: str) -> dict:
 
 def upscale_files(config, workdir: str) -> list[str]:
     u = config.upscale
-    if not u.input or not u.output:
-        raise cli.ConfigError("--mode upscale needs --input PATH and --output PATH")
-    src = Path(u.input)
-    if src.is_dir():
-        try:
-            inputs = list_images(str(src))
-        except FileNotFoundError as e:
-            raise cli.MissingInputError(str(e)) from None
-        targets = [Path(u.output) / (p.stem + ".png") for p in inputs]
-    elif src.is_file():
-        inputs, targets = [src], [Path(u.output)]
-    else:
-        raise cli.MissingInputError(f"--input {u.input!r}: no such file or folder")
+    pairs = cli.image_file_pairs(u.input, u.output, "upscale")
     variables = load_variables(config, workdir)
     up = make_upscaler(config, variables, u.tile, u.overlap, u.tile_batch)
-    from PIL import Image
-
-    written = []
-    for path, target in zip(inputs, targets, strict=True):
-        try:
-            rgb, note = images.read_rgb(str(path))
-        except ValueError as e:
-            raise cli.MissingInputError(str(e)) from None
-        if note:
-            print(f"note: {note}")
-        out = up(rgb.astype(np.float32) / 255.0, progress=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray((np.clip(out, 0, 1) * 255).round().astype(np.uint8)).save(target)
-        written.append(str(target))
-        print(
-            f"{path} -> {target} ({rgb.shape[1]}x{rgb.shape[0]} -> {out.shape[1]}x{out.shape[0]})"
-        )
-    return written
+    return cli.map_image_files(pairs, lambda x, i: up(x, progress=True))
 
 
 def main(argv: list[str] | None = None):

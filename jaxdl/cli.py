@@ -20,6 +20,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import ml_collections
@@ -49,6 +50,51 @@ def write_results(workdir: str, results: Any, echo: bool = True) -> str:
     if echo:
         print(json.dumps(results, indent=2))
     return path
+
+
+def image_file_pairs(input_path: str, output_path: str, mode: str) -> list[tuple[Path, Path]]:
+    """`--input` (an image file or a folder of images) and `--output` (a file, or a folder that
+    receives `<stem>.png` per input) as (input, output) path pairs; usage errors otherwise."""
+    if not input_path or not output_path:
+        raise ConfigError(f"--mode {mode} needs --input PATH and --output PATH")
+    src = Path(input_path)
+    if src.is_dir():
+        from jaxdl.data.image_folder import list_images
+
+        try:
+            inputs = list_images(input_path)
+        except FileNotFoundError as e:
+            raise MissingInputError(str(e)) from None
+        return [(p, Path(output_path) / (p.stem + ".png")) for p in inputs]
+    if src.is_file():
+        return [(src, Path(output_path))]
+    raise MissingInputError(f"--input {input_path!r}: no such file or folder")
+
+
+def map_image_files(pairs: Sequence[tuple[Path, Path]], fn: Callable[[Any, int], Any]) -> list[str]:
+    """Read each input as RGB in [0, 1] (grey/RGBA converted, with a note), write
+    `fn(image, index)` clipped to 8 bits as PNG and print one line per file; returns the
+    written paths."""
+    import numpy as np
+    from PIL import Image
+
+    from jaxdl.images import read_rgb
+
+    written = []
+    for i, (path, target) in enumerate(pairs):
+        try:
+            rgb, note = read_rgb(str(path))
+        except ValueError as e:
+            raise MissingInputError(str(e)) from None
+        if note:
+            print(f"note: {note}")
+        out = np.asarray(fn(rgb.astype(np.float32) / 255.0, i))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((np.clip(out, 0, 1) * 255).round().astype(np.uint8)).save(target)
+        written.append(str(target))
+        h, w = rgb.shape[:2]
+        print(f"{path} -> {target} ({w}x{h} -> {out.shape[1]}x{out.shape[0]})")
+    return written
 
 
 def require_checkpoints(workdir: str, hint: str = "") -> str:
