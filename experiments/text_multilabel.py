@@ -51,8 +51,10 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c.data.min_count = 2
     c.data.train_rows = 0  # 0: every training sentence
     c.model = ml_collections.ConfigDict()
+    c.model.arch = "bag"  # or "bilstm" (text_competition.make_model)
     c.model.embed = 64
     c.model.hidden = 128
+    c.model.layers = 1
     c.model.dropout = 0.1
     c.train = engine_config(
         total_steps=4000, batch_size=64, log_every=200, checkpoint_every=0, async_checkpoint=False

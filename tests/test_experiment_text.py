@@ -44,6 +44,27 @@ def test_competition_two_steps(tmp_path):
     assert "| stacking |" in open(os.path.join(workdir, "ablation.md")).read()
 
 
+@pytest.mark.parametrize("norm", ["table", "per_example"])
+def test_competition_bilstm_adversarial(tmp_path, norm):
+    """The sequence family's BiLSTM in the recipe: FGM/PGD find its embedding table (a selector
+    that matched nothing would raise) or perturb its embedded sequence (per_example)."""
+    workdir = str(tmp_path / "bilstm")
+    argv = [
+        "--preset=quick",
+        f"--workdir={workdir}",
+        *TINY_TRAIN,
+        "--config.model.arch=bilstm",
+        f"--config.adversarial.norm={norm}",
+        "--config.rungs=('fgm', 'pgd')",
+        "--config.data.train_rows=64",
+        "--config.data.test_rows=32",
+    ]
+    results = text_competition.main(argv)
+    assert list(results["summary"]) == ["fgm", "pgd"]
+    for r in results["summary"].values():
+        assert 0 <= r["auc"]["mean"] <= 1
+
+
 def test_multilabel_two_steps(tmp_path):
     workdir = str(tmp_path / "ml")
     argv = [
@@ -80,6 +101,8 @@ def test_classical_small(tmp_path):
 def test_config_mistakes_are_usage_errors(tmp_path):
     with pytest.raises(cli.ConfigError, match="subset of"):
         text_competition.main([f"--workdir={tmp_path}", "--config.rungs=('pgd', 'baseline')"])
+    with pytest.raises(cli.ConfigError, match="model.arch='gru'"):
+        text_competition.main([f"--workdir={tmp_path}", "--config.model.arch=gru"])
     with pytest.raises(cli.ConfigError, match="need kfold"):
         text_competition.main([f"--workdir={tmp_path}", "--config.rungs=('baseline', 'pseudo')"])
     with pytest.raises(cli.ConfigError, match="unknown loss 'hinge'"):

@@ -4,7 +4,8 @@ SPEC: SEQ-1 (BiLSTM: forward and reversed passes, S2:690-692).
 ids (B, T) int, padded with `pad_id` at the end -> logits (B, num_labels). Each sequence's
 length is its count of non-padding ids; the features are the last layer's final states, forward
 then reverse ([h_fwd(T_i); h_rev(1)], the reverse pass starting at each sequence's own last
-token), so extra padding changes nothing.
+token), so extra padding changes nothing. `delta` (B, T, embed), if given, is added to the
+embedded sequence (per-example FGM/PGD perturbations, `jaxdl.text.adversarial`, SEQ-6).
 """
 
 import flax.linen as nn
@@ -30,11 +31,16 @@ class RecurrentClassifier(nn.Module):
     pad_id: int = 0
 
     @nn.compact
-    def __call__(self, ids: jax.Array, deterministic: bool = True) -> jax.Array:
+    def __call__(
+        self, ids: jax.Array, deterministic: bool = True, *, delta: jax.Array | None = None
+    ) -> jax.Array:
         check_token_ids(ids, self.vocab_size)
         lengths = jnp.sum(ids != self.pad_id, axis=1)
         drop = nn.Dropout(self.dropout, deterministic=deterministic)
-        x = drop(nn.Embed(self.vocab_size, self.embed, name="embedding")(ids))
+        x = nn.Embed(self.vocab_size, self.embed, name="embedding")(ids)
+        if delta is not None:
+            x = x + delta
+        x = drop(x)
         rnn = Recurrent(
             self.cell,
             self.hidden,
