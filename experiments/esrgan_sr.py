@@ -31,6 +31,7 @@ results.md and comparison.png (one crop: LR nearest, bicubic, model, HR).
 from __future__ import annotations
 
 import functools
+import json
 import os
 import time
 
@@ -91,6 +92,8 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c.model.num_feat = 64
     c.model.num_block = 23
     c.model.num_grow_ch = 32  # rrdbnet only
+    c.model.residual = "auto"  # G(x) + upsampled x: "auto" (as published: MSRResNet bilinear,
+    # the others none) | "bicubic" (MATLAB, the baseline) | "bilinear" | "" (msrresnet, rrdbnet)
 
     c.loss = ml_collections.ConfigDict()
     c.loss.pixel = "l1"  # "l1" | "mse"
@@ -113,6 +116,7 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c.train.learning_rate = 2e-4
     c.train.milestones = (200_000, 400_000, 600_000, 800_000)
     c.train.gamma = 0.5
+    c.train.schedule = "multistep"  # the papers' step decay | "cosine": to 0 at total_steps
 
     c.eval = ml_collections.ConfigDict()
     c.eval.tile = 0  # LR tile for eval (0: whole images, the protocol); upscale: upscale.tile
@@ -160,8 +164,11 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
         c.loss.perceptual_weight = 0.0  # no ImageNet VGG19 ships here: pass loss.vgg_weights
         c.train.total_steps, c.train.log_every, c.train.checkpoint_every = 1500, 50, 500
         c.train.ema_decay, c.train.ema_warmup = 0.999, True
-        c.train.learning_rate = 5e-4 if c.loss.gan_weight == 0 else 1e-4
-        c.train.milestones = (750, 1125)
+        c.model.residual = "bicubic"  # learn the residual over the bicubic baseline
+        if c.loss.gan_weight == 0:  # PSNR-oriented: 1e-3, cosine to 0
+            c.train.learning_rate, c.train.schedule = 1e-3, "cosine"
+        else:
+            c.train.learning_rate, c.train.milestones = 1e-4, (750, 1125)
         c.interp.alphas = (0.0, 0.25, 0.5, 0.75, 1.0)
     return c
 
@@ -172,19 +179,65 @@ def make_model(config):
         from jaxdl.models.rrdbnet import RRDBNet
 
         return RRDBNet(
-            scale=SCALE, num_feat=m.num_feat, num_block=m.num_block, num_grow_ch=m.num_grow_ch
+            scale=SCALE,
+            num_feat=m.num_feat,
+            num_block=m.num_block,
+            num_grow_ch=m.num_grow_ch,
+            residual=_residual(m, ""),
         )
     from jaxdl.models.srresnet import MSRResNet, SRResNet
 
-    cls = SRResNet if m.arch == "srresnet" else MSRResNet
-    return cls(num_feat=m.num_feat, num_block=m.num_block, upscale=SCALE)
+    if m.arch == "srresnet":
+        return SRResNet(num_feat=m.num_feat, num_block=m.num_block, upscale=SCALE)
+    return MSRResNet(
+        num_feat=m.num_feat, num_block=m.num_block, upscale=SCALE, residual=_residual(m, "bilinear")
+    )
+
+
+def _residual(model_config, published: str | None = None) -> str:
+    """The up-sampled input G adds: `model.residual`, "auto" being the published choice."""
+    if published is None:
+        published = "bilinear" if model_config.get("arch") == "msrresnet" else ""
+    residual = model_config.get("residual", "auto")
+    return published if residual == "auto" else residual
+
+
+def _check_saved_residual(config, workdir: str) -> None:
+    """A run trained with another `model.residual` would load (no parameters differ) and give
+    wrong images: refuse it by name (runs without a saved config are taken as "auto")."""
+    try:
+        with open(os.path.join(workdir, "config.json")) as f:
+            saved = json.load(f).get("model", {})
+    except (OSError, ValueError):
+        return
+    saved = {"arch": config.model.arch, "residual": "auto", **saved}
+    theirs, ours = _residual(saved), _residual(config.model)
+    if theirs != ours:
+        raise cli.ConfigError(
+            f"the run in {workdir!r} was trained with model.residual={saved['residual']!r} "
+            f"({theirs or 'no'} up-sampled input added), this config has {ours or 'none'}: "
+            f"pass --config.model.residual={saved['residual']!r}"
+        )
 
 
 def _check(config) -> None:
     if config.model.arch not in ARCHS:
         raise cli.ConfigError(f"model.arch must be one of {ARCHS}, got {config.model.arch!r}")
+    residual = config.model.get("residual", "auto")
+    allowed = (
+        ("auto", "") if config.model.arch == "srresnet" else ("auto", "", "bicubic", "bilinear")
+    )
+    if residual not in allowed:
+        raise cli.ConfigError(
+            f"model.residual must be one of {allowed} for model.arch={config.model.arch!r}, "
+            f"got {residual!r}"
+        )
     if config.loss.pixel not in ("l1", "mse"):
         raise cli.ConfigError(f"loss.pixel must be 'l1' or 'mse', got {config.loss.pixel!r}")
+    if config.train.get("schedule", "multistep") not in ("multistep", "cosine"):
+        raise cli.ConfigError(
+            f"train.schedule must be 'multistep' or 'cosine', got {config.train.schedule!r}"
+        )
     if config.loss.gan not in ("", "ragan", "minimax"):
         raise cli.ConfigError(f"loss.gan must be '', 'ragan' or 'minimax', got {config.loss.gan!r}")
     if config.loss.perceptual_weight and not config.loss.vgg_weights:
@@ -231,9 +284,14 @@ def training_source(config) -> SRPairs:
     return SRPairs(d.hr_size, SCALE, hr_images=hr, lr_images=lr, length=length, seed=config.seed)
 
 
-def _schedule(config):
+def schedule(config, learning_rate: float | None = None):
+    """G's (or, given `learning_rate`, D's) learning rate over steps: `train.milestones` ×
+    `train.gamma` (the papers), or cosine to 0 at `train.total_steps` (`train.schedule`)."""
     t = config.train
-    return optim.multistep(t.learning_rate, tuple(t.milestones), t.gamma)
+    base = t.learning_rate if learning_rate is None else learning_rate
+    if t.get("schedule", "multistep") == "cosine":
+        return optim.cosine(base, t.total_steps)
+    return optim.multistep(base, tuple(t.milestones), t.gamma)
 
 
 def stage_one_variables(config, workdir: str) -> dict:
@@ -262,6 +320,7 @@ def stage_one_variables(config, workdir: str) -> dict:
             f"num_feat={config.model.num_feat}, num_block={config.model.num_block} "
             f"(first differing parameters: {diff}); use that run's --config.model.* values"
         )
+    _check_saved_residual(config, workdir)
     return variables
 
 
@@ -296,7 +355,7 @@ def build(config) -> Task:
 
     init_state, train_step = supervised(
         loss_fn,
-        optim.adam(_schedule(config), b1=0.9, b2=0.999),
+        optim.adam(schedule(config), b1=0.9, b2=0.999),
         init_fn=g_init,
         has_mutable=_has_bn(config),
         **step_options(config.train),
@@ -372,14 +431,8 @@ def gan_task(config, model, g_init, train_data) -> Task:
     init_state, train_step = adversarial(
         g_loss_fn,
         d_loss_fn,
-        optim.adam(_schedule(config), b1=0.9, b2=0.999),
-        optim.adam(
-            optim.multistep(
-                config.disc.learning_rate, tuple(config.train.milestones), config.train.gamma
-            ),
-            b1=0.9,
-            b2=0.999,
-        ),  # fmt: skip
+        optim.adam(schedule(config), b1=0.9, b2=0.999),
+        optim.adam(schedule(config, config.disc.learning_rate), b1=0.9, b2=0.999),
         g_init=g_init,
         d_init=lambda rng: disc.init(rng, jnp.zeros((1, hr_size, hr_size, 3))),
         has_mutable=True,
@@ -449,6 +502,7 @@ def load_variables(config, workdir: str) -> dict:
         config.model.arch, config.model.num_feat = arch, found["num_feat"]
         config.model.num_block = found["num_block"]
         config.model.num_grow_ch = found.get("num_grow_ch", config.model.num_grow_ch)
+        config.model.residual = "auto"  # as published (the quick presets' bicubic skip is not)
         convert = basicsr.rrdbnet_params_from_basicsr
         if arch == "msrresnet":
             convert = basicsr.msrresnet_params_from_basicsr

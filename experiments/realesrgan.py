@@ -84,6 +84,7 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c.model.num_feat = 64
     c.model.num_block = 23
     c.model.num_grow_ch = 32
+    c.model.residual = "auto"  # none, as published | "bicubic" | "bilinear": G(x) + upsampled x
 
     c.loss = ml_collections.ConfigDict()
     c.loss.pixel_weight = 1.0
@@ -102,6 +103,7 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     c.train.learning_rate = 2e-4
     c.train.milestones = ()
     c.train.gamma = 0.5
+    c.train.schedule = "multistep"  # or "cosine" (to 0 at total_steps)
 
     c.eval = ml_collections.ConfigDict()
     c.eval.seed = 0  # the degradation draw of test image i has seed eval.seed + i
@@ -123,12 +125,13 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     if preset and preset.endswith("_quick"):
         c.data.dataset, c.data.hr_size = "photos", 64
         c.model.num_feat, c.model.num_block, c.model.num_grow_ch = 32, 3, 16  # = esrnet_quick
+        c.model.residual = "bicubic"  # = esrnet_quick, so its runs load for the table
         c.disc.num_feat = 16
         c.train.batch_size, c.train.log_every, c.train.checkpoint_every = 16, 50, 250
         c.train.ema_warmup = True
         if family == "realesrnet":
-            c.train.total_steps, c.train.learning_rate = 1000, 5e-4
-            c.train.milestones = (500, 750)
+            c.train.total_steps, c.train.learning_rate = 1000, 1e-3
+            c.train.schedule = "cosine"  # as esrnet_quick
         else:
             c.train.total_steps, c.train.milestones = 300, ()
     return c
@@ -186,8 +189,7 @@ def training_source(config) -> PhotoCrops:
 
 
 def _adam(lr: float, config):
-    t = config.train
-    return optim.adam(optim.multistep(lr, tuple(t.milestones), t.gamma), b1=0.9, b2=0.99)
+    return optim.adam(esrgan_sr.schedule(config, lr), b1=0.9, b2=0.99)
 
 
 def build(config, deg: DegradationConfig, workdir: str) -> Task:

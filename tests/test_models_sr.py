@@ -28,6 +28,7 @@ from jaxdl.models.sr_discriminators import SRGANDiscriminator, VGGStyleDiscrimin
 from jaxdl.models.srresnet import MSRResNet, SRResNet
 from jaxdl.models.vgg_features import VGGFeatures
 from jaxdl.optim import interpolate
+from jaxdl.restoration.imresize import imresize
 
 TINY_RRDB = dict(num_feat=8, num_block=1, num_grow_ch=4)
 
@@ -222,6 +223,29 @@ def test_network_interpolation_endpoints_exact(rdb_params):
         interpolate(a, {"conv1": a["conv1"]}, 0.5)
     with pytest.raises(ValueError, match="alpha"):
         interpolate(a, b, 1.5)
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs, published",
+    [(RRDBNet, TINY_RRDB, ""), (MSRResNet, dict(num_feat=8, num_block=1), "bilinear")],
+)
+def test_residual_adds_the_upsampled_input_and_no_parameters(cls, kwargs, published):
+    x = jax.random.uniform(jax.random.key(1), (2, 6, 5, 3))
+    bases = {
+        "bicubic": imresize(x, 4.0),  # MATLAB bicubic: the SR baseline itself
+        "bilinear": jax.image.resize(x, (2, 24, 20, 3), "bilinear"),  # half-pixel, no AA
+        "": jnp.zeros((2, 24, 20, 3)),
+    }
+    params = cls(**kwargs).init(jax.random.key(0), x)
+    nets = {r: cls(**kwargs, residual=r) for r in bases}
+    body = nets[""].apply(params, x)
+    for residual, base in bases.items():
+        net = nets[residual]
+        chex.assert_trees_all_equal_shapes(net.init(jax.random.key(0), x), params)
+        np.testing.assert_allclose(net.apply(params, x), body + base, atol=1e-5)
+    np.testing.assert_array_equal(cls(**kwargs).apply(params, x), nets[published].apply(params, x))
+    with pytest.raises(ValueError, match=r"residual must be one of \('', 'bicubic', 'bilinear'\)"):
+        cls(residual="nearest")
 
 
 def test_config_and_input_errors():

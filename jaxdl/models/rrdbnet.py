@@ -15,6 +15,11 @@ Kaiming-normal ×0.1 with zero bias, the other convs with PyTorch's default init
 `RRDBNet`. Parameter names follow BasicSR's (`body_0/rdb1/conv1` ↔ `body.0.rdb1.conv1`), see
 `jaxdl.convert.basicsr`.
 
+`residual` ("" by default, the paper's net) is an option outside the papers: "bicubic" or
+"bilinear" adds the interpolated input to the output (MATLAB bicubic, the SR baseline itself, or
+torch-style bilinear as BasicSR's MSRResNet does), so the net learns only the residual over the
+baseline. It adds no parameters: BasicSR checkpoints load either way.
+
 Shapes: (N, H, W, in_channels) in [0, 1] → (N, H·scale, W·scale, out_channels).
 """
 
@@ -24,7 +29,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxdl.models.sr_common import TORCH_DEFAULT_INIT, check_sr_input, kaiming_normal
+from jaxdl.models.sr_common import (
+    TORCH_DEFAULT_INIT,
+    add_upsampled,
+    check_residual,
+    check_sr_input,
+    kaiming_normal,
+)
 from jaxdl.nn.activations import leaky_relu
 from jaxdl.nn.conv import Conv2d
 from jaxdl.nn.pixel_shuffle import pixel_unshuffle
@@ -91,10 +102,12 @@ class RRDBNet(nn.Module):
     num_block: int = 23
     num_grow_ch: int = 32
     res_scale: float = 0.2
+    residual: str = ""  # "" (paper) | "bicubic" | "bilinear": add the upsampled input
 
     def __post_init__(self):
         if self.scale not in RRDB_SCALES:
             raise ValueError(f"RRDBNet scale must be one of {RRDB_SCALES}, got {self.scale!r}")
+        check_residual("RRDBNet", self.residual, self.in_channels, self.out_channels)
         for field in ("in_channels", "out_channels", "num_feat", "num_block", "num_grow_ch"):
             value = getattr(self, field)
             try:
@@ -118,4 +131,4 @@ class RRDBNet(nn.Module):
         for i in (1, 2):
             feat = _lrelu(_conv(self.num_feat, f"conv_up{i}")(_upsample_nearest2(feat)))
         feat = _lrelu(_conv(self.num_feat, "conv_hr")(feat))
-        return _conv(self.out_channels, "conv_last")(feat)
+        return add_upsampled(_conv(self.out_channels, "conv_last")(feat), x, self.residual)

@@ -10,7 +10,8 @@ the range is a matter of the targets), the convention every jaxdl SR model share
 
 `MSRResNet` ("modified SRResNet", BasicSR): no BatchNorm, residual blocks x + conv(ReLU(conv x))
 (Kaiming-normal ×0.1 init), LeakyReLU 0.1, pixel-shuffle up-sampling as above (no PReLU),
-conv_hr + LReLU, conv_last, plus the bilinearly up-sampled input (global residual).
+conv_hr + LReLU, conv_last, plus the bilinearly up-sampled input (global residual; `residual`
+"bicubic" adds MATLAB's bicubic instead, the SR baseline, and "" nothing: no parameters change).
 Parameter names follow BasicSR's (`body_0/conv1` ↔ `body.0.conv1`), see `jaxdl.convert.basicsr`.
 
 Shapes: (N, H, W, in_channels) in [0, 1] → (N, H·upscale, W·upscale, out_channels).
@@ -21,12 +22,17 @@ from functools import partial
 import flax.linen as nn
 import jax
 
-from jaxdl.models.sr_common import TORCH_DEFAULT_INIT, check_sr_input, kaiming_normal
+from jaxdl.models.sr_common import (
+    TORCH_DEFAULT_INIT,
+    add_upsampled,
+    check_residual,
+    check_sr_input,
+    kaiming_normal,
+)
 from jaxdl.nn.activations import PReLU, leaky_relu, relu
 from jaxdl.nn.conv import Conv2d
 from jaxdl.nn.norm import BatchNorm
 from jaxdl.nn.pixel_shuffle import pixel_shuffle
-from jaxdl.nn.resize import resize
 
 SR_UPSCALES = (2, 3, 4)
 
@@ -109,9 +115,11 @@ class MSRResNet(nn.Module):
     num_feat: int = 64
     num_block: int = 16
     upscale: int = 4
+    residual: str = "bilinear"  # BasicSR | "bicubic" (MATLAB) | "": added up-sampled input
 
     def __post_init__(self):
         _check_config("MSRResNet", self.upscale, self.num_block)
+        check_residual("MSRResNet", self.residual, self.in_channels, self.out_channels)
         super().__post_init__()
 
     @nn.compact
@@ -131,5 +139,4 @@ class MSRResNet(nn.Module):
         for i, r in enumerate(_up_steps(self.upscale), 1):
             h = lrelu(pixel_shuffle(conv(f * r * r, f"upconv{i}")(h), r))
         out = conv(self.out_channels, "conv_last")(lrelu(conv(f, "conv_hr")(h)))
-        n, hh, ww, c = x.shape
-        return out + resize(x, (hh * self.upscale, ww * self.upscale), "bilinear")
+        return add_upsampled(out, x, self.residual)
