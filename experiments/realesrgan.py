@@ -10,8 +10,9 @@ degradation model (`jaxdl.data.degradations`).
     python -m experiments.realesrgan --mode upscale --config.pretrained=RealESRGAN_x4plus.pth \
         --input photo.jpg --output photo_x4.png
 
-Presets (paper settings; `_quick`: RRDBNet 32 ch × 3 blocks on 64² GT crops of the bundled
-training photos, `jaxdl.data.photos`): `realesrnet` (L1 on the USM-sharpened GT, Adam 2e-4
+Presets (paper settings; `_quick`: RRDBNet 32 ch × 3 blocks plus the bicubic up-sampled input,
+as `esrgan_sr`'s `esrnet_quick`, on 64² GT crops of the bundled training photos,
+`jaxdl.data.photos`): `realesrnet` (L1 on the USM-sharpened GT, Adam 2e-4
 (0.9, 0.99), 10⁶ steps; from an ESRGAN stage-1 workdir with `--config.init_from=DIR`, else from
 scratch), `realesrgan` (from a `realesrnet` workdir: L1 1 + perceptual 1 (L1 on VGG19 conv1_2 …
 conv5_4 before ReLU, weighted .1/.1/1/1/1) + 0.1 · BCE GAN with `UNetDiscriminatorSN`; G and D
@@ -20,14 +21,16 @@ through TFDS or a folder of the user's photos (`--config.data.train_dir`).
 
 Evaluation: held-out photos, each degraded by a fixed-seed draw of the same pipeline
 (`eval.seed` + image index), upscaled by bicubic and the model (and, with `eval.esrgan_workdir`,
-an ESRGAN trained on bicubic LR), scored by PSNR/SSIM on Y (and RGB) with 4 border pixels dropped
-against the clean HR. Writes results.json, results.md, comparison.png and, when training starts,
-degradation_examples.png (a GT crop and every step of one degradation draw).
+an `esrgan_sr` ESRNet/ESRGAN run trained on bicubic LR, its row named by its preset), scored
+by PSNR/SSIM on Y (and RGB) with 4 border pixels dropped against the clean HR. Writes
+results.json, results.md, comparison.png and, when training starts, degradation_examples.png (a
+GT crop and every step of one degradation draw).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import time
 
@@ -348,6 +351,15 @@ def evaluate(config, deg: DegradationConfig, workdir: str, upscalers: dict) -> d
     return results
 
 
+def _run_preset(workdir: str) -> str:
+    """The preset family a workdir was trained with ("esrnet", "esrgan", ...), for the table."""
+    try:
+        with open(os.path.join(workdir, "config.json")) as f:
+            return str(json.load(f).get("preset", "esrgan_sr"))
+    except (OSError, ValueError):
+        return "esrgan_sr"
+
+
 def main(argv: list[str] | None = None):
     config, args = cli.parse(
         argv,
@@ -369,8 +381,11 @@ def main(argv: list[str] | None = None):
     name = "pretrained" if config.pretrained else config.preset
     ups = {name: esrgan_sr.make_upscaler(config, variables, config.eval.tile)}
     if config.eval.esrgan_workdir:
-        esrgan = esrgan_sr.stage_one_variables(config, config.eval.esrgan_workdir)
-        ups["esrgan (bicubic LR)"] = esrgan_sr.make_upscaler(config, esrgan, config.eval.tile)
+        wd = config.eval.esrgan_workdir
+        esrgan = esrgan_sr.stage_one_variables(config, wd)
+        ups[f"{_run_preset(wd)} (bicubic LR)"] = esrgan_sr.make_upscaler(
+            config, esrgan, config.eval.tile
+        )
     results = evaluate(config, deg, args.workdir, ups)
     if args.mode == "train":
         results["train_seconds"] = train_seconds
