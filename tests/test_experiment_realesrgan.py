@@ -108,3 +108,12 @@ def test_eval_adds_the_bicubic_trained_esrgan_row_and_upscale_writes_x4(realesrn
     argv += ["--mode", "upscale", "--input", str(tmp_path / "in.png"), "--output", str(out)]
     assert realesrgan.main(argv) == [str(out)]
     assert Image.open(out).size == (96, 80)
+
+
+def test_pixel_target_is_the_sharpened_gt_unless_disabled_or_absent():
+    config = realesrgan.get_config("realesrnet")  # the official l1_gt_usm: True
+    batch = {"hr": "gt", "hr_usm": "gt_usm"}
+    assert realesrgan.pixel_target(config, batch) == "gt_usm"
+    assert realesrgan.pixel_target(config, {"hr": "gt"}) == "gt"  # degradation.usm=False
+    quick = realesrgan.get_config("realesrnet_quick")  # scored against the plain GT
+    assert realesrgan.pixel_target(quick, batch) == "gt"
