@@ -3,6 +3,7 @@
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
 from PIL import Image
@@ -61,6 +62,7 @@ def test_two_steps_write_results_samples_and_plot(tmp_path, preset):
             "each critic batch (8) must be divisible by model.pack=3",
         ),
         ("--config.data.name=moons", "config.data.name='moons': choose from ('ring', 'grid')"),
+        ("--config.data.scale=-1.0", "config.data.scale=-1.0: must be >= 0"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(tmp_path, capsys, override, expected):
@@ -86,3 +88,18 @@ def test_bad_names_are_usage_errors(tmp_path):
         gan_toy.get_config("nope")
     with pytest.raises(cli.ConfigError, match="config.method='x'"):
         gan_toy.main(["--workdir", str(tmp_path), "--config.method=x", *TINY])
+
+
+def test_grid_is_trained_scaled_and_sampled_in_data_units():
+    config = gan_toy.get_config("nsgan")
+    assert gan_toy.data_scale(config) == 1.0  # ring: centres on the unit circle
+    config.data.name = "grid"
+    config.train.batch_size, config.model.g_hidden, config.model.d_hidden = 8, (8,), (8,)
+    assert gan_toy.data_scale(config) == 4.0  # grid: centres in [-4, 4]^2
+    task, sample = gan_toy.build(config)
+    assert np.abs(next(task.train_data)["x"]).max() < 1.5  # G and D see x / 4
+    g_params = task.init_state(jax.random.PRNGKey(0)).g.params
+    gen, _ = gan_toy._networks(config)
+    rng = jax.random.PRNGKey(1)
+    raw = gen.apply({"params": g_params}, jax.random.normal(rng, (5, config.model.latent_dim)))
+    np.testing.assert_allclose(sample(g_params, rng, 5), 4.0 * raw, rtol=1e-5)

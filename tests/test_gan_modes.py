@@ -164,3 +164,14 @@ def test_mixture_stream_is_reproducible_and_resumable():
     assert mode_metrics(x, ring_centers(), 0.01)["modes_covered"] == 8
     with pytest.raises(ValueError):
         MixtureStream("spiral", 64)
+
+
+def test_mixture_stream_scale_divides_the_same_points():
+    from jaxdl.gan import MixtureStream
+
+    plain = next(MixtureStream("grid", 32, seed=1))["x"]
+    scaled = next(MixtureStream("grid", 32, seed=1, scale=4.0))["x"]
+    assert scaled.dtype == np.float32 and np.abs(scaled).max() < 1.2
+    np.testing.assert_allclose(scaled * 4.0, plain, rtol=1e-6)
+    with pytest.raises(ValueError, match="scale"):
+        MixtureStream("grid", 32, scale=0.0)

@@ -107,15 +107,19 @@ class MixtureStream:
 
     Batch i is drawn from `default_rng([seed, i, process_index])`: reproducible and resumable
     (`get_state`/`set_state` hold i, so `fit` checkpoints the position). `batch_size` is global;
-    each of P processes draws its B / P rows with its own key.
+    each of P processes draws its B / P rows with its own key. `scale` > 0 divides every point
+    (e.g. 4 puts the grid's centres in [−1, 1]²; a generator trained on it is scaled back).
     """
 
-    def __init__(self, name: str, batch_size: int, seed: int = 0):
+    def __init__(self, name: str, batch_size: int, seed: int = 0, scale: float = 1.0):
         mixture(name)  # validates the name
         count = jax.process_count()
         if batch_size % count:
             raise ValueError(f"batch_size {batch_size} is not divisible by {count} processes")
+        if not scale > 0:
+            raise ValueError(f"scale must be positive, got {scale}")
         self.name, self.local, self.seed, self.index = name, batch_size // count, seed, 0
+        self.scale = float(scale)
 
     def __iter__(self) -> MixtureStream:
         return self
@@ -123,7 +127,8 @@ class MixtureStream:
     def __next__(self) -> dict[str, np.ndarray]:
         rng = np.random.default_rng([self.seed, self.index, jax.process_index()])
         self.index += 1
-        return {"x": sample_mixture_np(rng, self.name, self.local)}
+        x = sample_mixture_np(rng, self.name, self.local)
+        return {"x": x if self.scale == 1.0 else (x / np.float32(self.scale)).astype(np.float32)}
 
     def get_state(self) -> dict:
         return {"index": self.index}
