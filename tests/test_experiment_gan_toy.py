@@ -103,3 +103,14 @@ def test_grid_is_trained_scaled_and_sampled_in_data_units():
     rng = jax.random.PRNGKey(1)
     raw = gen.apply({"params": g_params}, jax.random.normal(rng, (5, config.model.latent_dim)))
     np.testing.assert_allclose(sample(g_params, rng, 5), 4.0 * raw, rtol=1e-5)
+
+
+def test_pacgan_presets():
+    ring, grid = gan_toy.get_config("pacgan"), gan_toy.get_config("pacgan_grid")
+    assert (ring.data.name, grid.data.name) == ("ring", "grid")
+    assert ring.model.pack == grid.model.pack == 4 and grid.train.lr_schedule == "linear"
+    assert (
+        grid.train.total_steps
+        > ring.train.total_steps
+        > gan_toy.get_config("quick").train.total_steps
+    )
