@@ -32,8 +32,9 @@ results.md and comparison.png (one crop: LR nearest, bicubic, model, HR).
 
 Measured (docs/super_resolution.md; held-out chelsea/coffee/grace_hopper, bicubic 28.24 dB
 PSNR-Y): srresnet_quick 29.67 (+1.43), esrnet_quick 29.69 (+1.46), so the +1.0 dB goal is met;
-esrgan_quick 25.78 (sharper, with artefacts; no VGG19 here); interp_quick 29.69 → 25.78 dB,
-falling monotonically with α. Wall 4–8.5 min per run on the shared 2-core CPU.
+esrgan_quick 25.78 and srgan_quick 26.65 (sharper, with artefacts; no VGG19 here);
+interp_quick 29.69 → 25.78 dB, falling monotonically with α. Wall 4–13 min per run on the shared
+2-core CPU.
 """
 
 from __future__ import annotations
