@@ -4,7 +4,7 @@ Quick presets (embedded digit scenes: 64x84 canvases of 1-3 MNIST-5k digits, 11 
 background + 10 digits; train and test canvases use disjoint digit pools; goal >= 0.80 mIoU on
 1,000 held-out canvases). Measured on a shared 2-core CPU (docs/segmentation.md): U-Net 0.913
 mIoU in 1,500 steps (met, 398 s), RefineNet 0.669 in 1,000 steps (not met, 1,531 s under load);
-UNet 3+ (800 steps) not finished at the time of writing:
+UNet 3+ with its hybrid loss 0.088 in 800 steps (not met: it predicts background only, 818 s):
     python -m experiments.segment_digits --preset refinenet_quick --workdir workdirs/seg_refinenet
     python -m experiments.segment_digits --preset unet3plus_quick --workdir workdirs/seg_unet3plus
     python -m experiments.segment_digits --preset unet_quick --workdir workdirs/seg_unet
