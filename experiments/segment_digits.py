@@ -92,6 +92,9 @@ def get_config(preset: str | None = None) -> ml_collections.ConfigDict:
     # CE weight of background pixels (digits weigh 1): digit ink is ~5% of a canvas, so 0.1
     # balances the classes (cross-entropy models only; UNet 3+'s focal term has its own alpha)
     c.train.background_weight = 0.1 if quick else 1.0
+    # UNet 3+ heads: "hybrid" (the paper's focal + MS-SSIM + IoU on per-class sigmoids) or "ce"
+    # (the weighted softmax cross-entropy above, on the main and every deep-supervision head)
+    c.train.unet3plus_loss = "hybrid"
 
     c.eval = ml_collections.ConfigDict()
     c.eval.batch_size = 50
@@ -155,6 +158,11 @@ def predict(model, variables, x, stride: int, train: bool = False, rngs=None):
 
 def build(config) -> Task:
     model = make_model(config)
+    if config.train.unet3plus_loss not in ("hybrid", "ce"):
+        raise cli.ConfigError(
+            f"--config.train.unet3plus_loss={config.train.unet3plus_loss!r}; "
+            "choose 'hybrid' or 'ce'"
+        )
     k, ignore = config.data.num_classes, config.data.ignore_index
     scale = [data.ScaleToSymmetric()]
     train_src, train_tf = sources(config, "train")
@@ -177,13 +185,17 @@ def build(config) -> Task:
         )
         label = batch["label"]
         valid = label != ignore
-        if config.model.name == "unet3plus":
+        w = valid * jnp.where(label == 0, config.train.background_weight, 1.0)
+
+        def weighted_ce(y):
+            ce = optax.softmax_cross_entropy_with_integer_labels(y, jnp.where(valid, label, 0))
+            return jnp.sum(ce * w) / jnp.maximum(jnp.sum(w), 1e-6)
+
+        if config.model.name == "unet3plus" and config.train.unet3plus_loss == "hybrid":
             onehot = jax.nn.one_hot(jnp.where(valid, label, -1), k)
             loss = sum(unet3plus_loss(y, onehot) for y in (logits, *side))
         else:
-            ce = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.where(valid, label, 0))
-            w = valid * jnp.where(label == 0, config.train.background_weight, 1.0)
-            loss = jnp.sum(ce * w) / jnp.maximum(jnp.sum(w), 1e-6)
+            loss = sum(weighted_ce(y) for y in (logits, *side))
         acc = jnp.sum((jnp.argmax(logits, -1) == label) * valid) / jnp.maximum(jnp.sum(valid), 1)
         return loss, ({"pixel_accuracy": acc}, updates)
 

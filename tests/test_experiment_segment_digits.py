@@ -41,11 +41,20 @@ def test_two_steps_write_metrics_and_picture(run):
     assert picture.size[1] > 3 * 64 and picture.size[0] > 2 * 84  # 3 rows x 2 canvases
 
 
+def test_unet3plus_cross_entropy_heads_train(tmp_path):
+    """`train.unet3plus_loss=ce`: weighted softmax CE on the main and deep-supervision heads."""
+    wd = str(tmp_path)
+    argv = ["--preset", "unet3plus_quick", "--config.train.unet3plus_loss=ce", *TINY]
+    results = segment_digits.main([*argv, "--workdir", wd])
+    assert results["model"] == "unet3plus" and 0.0 <= results["mean_iou"] <= 1.0
+
+
 @pytest.mark.parametrize(
     "argv,expected",
     [
         (["--preset", "unet_quick", "--config.model.name=fcn"], "model.name='fcn'; choose from"),
         ([], "choose a --preset from"),
+        (["--preset", "unet3plus_quick", "--config.train.unet3plus_loss=dice"], "'hybrid' or 'ce'"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(tmp_path, capsys, argv, expected):
