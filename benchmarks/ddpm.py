@@ -30,29 +30,60 @@ class _Records(list):
         super().append({**record, "peak_rss_gib": _peak_rss_gib()})
 
 
-def _jax(args) -> list[dict]:
+def jax_train_step(plain_norm: bool = False):
+    """The full DDPM U-Net's train step (Adam 2e-4, clip 1.0), jitted with the state donated.
+
+    Returns `(model, init, init_state, step)`; shared with `benchmarks.profile_ddpm`.
+    """
     import jax
     import jax.numpy as jnp
 
-    from benchmarks.harness import time_fn
     from jaxdl import diffusion, optim
     from jaxdl.models.unet import DDPMUNet
     from jaxdl.train import supervised
 
-    model = DDPMUNet(dropout=0.0, fused_norm=not args.plain_norm)
+    model = DDPMUNet(dropout=0.0, fused_norm=not plain_norm)
     schedule = diffusion.make_schedule("linear", 1000)
     init = jax.jit(
         lambda k: model.init(k, jnp.zeros((1, 32, 32, 3)), jnp.zeros((1,), jnp.int32))["params"]
     )
-    tx = optim.adam(2e-4)
 
     def apply(p, x, t, rng):
         return model.apply({"params": p}, x, t, train=True, rngs={"dropout": rng})
 
     init_state, train_step = supervised(
-        diffusion.make_loss_fn(schedule, apply), tx, init_fn=init, clip_norm=1.0
+        diffusion.make_loss_fn(schedule, apply), optim.adam(2e-4), init_fn=init, clip_norm=1.0
     )
-    step = jax.jit(train_step, donate_argnums=0)
+    return model, init, init_state, jax.jit(train_step, donate_argnums=0)
+
+
+def torch_train_step(model):
+    """A PyTorch train step for `model` (a diffusers UNet2DModel): Adam 2e-4, clip 1.0."""
+    import torch
+
+    opt = torch.optim.Adam(model.parameters(), lr=2e-4)
+
+    def step(x0):
+        t = torch.randint(0, 1000, (x0.shape[0],))
+        noise = torch.randn_like(x0)
+        loss = torch.nn.functional.mse_loss(model(x0 + noise, t).sample, noise)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    return step
+
+
+def _jax(args) -> list[dict]:
+    import jax
+    import jax.numpy as jnp
+
+    from benchmarks.harness import time_fn
+    from jaxdl import diffusion
+
+    model, init, init_state, step = jax_train_step(args.plain_norm)
+    schedule = diffusion.make_schedule("linear", 1000)
     out = _Records()
     for b in args.batch_sizes:
         # A fresh state per batch size (the step donates it); no other copy of the params is
@@ -125,20 +156,14 @@ def _torch(args) -> list[dict]:
 
     torch.manual_seed(0)
     model = UNet2DModel(**DDPM_CIFAR10_CONFIG)
-    opt = torch.optim.Adam(model.parameters(), lr=2e-4)
+    step = torch_train_step(model)
     out = _Records()
 
     for b in args.batch_sizes:
         x0 = torch.rand(b, 3, 32, 32) * 2 - 1
 
         def train_step(x0=x0):
-            t = torch.randint(0, 1000, (x0.shape[0],))
-            noise = torch.randn_like(x0)
-            loss = torch.nn.functional.mse_loss(model(x0 + noise, t).sample, noise)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            step(x0)
 
         model.train()
         out.append(
